@@ -1,0 +1,507 @@
+//! What kube-apiserver's per-kind strategies and defaulting do on writes: names, defaults of
+//! built-in kinds (pods, namespaces, secrets, CRDs), which fields an update may touch, and the
+//! schema pipeline of custom resources (defaults → prune → validate, CEL included).
+
+use base64::Engine;
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use crate::errors::{ApiError, ApiResult, bad_request};
+use crate::registry::{ResourceType, type_from_crd};
+use crate::schema::{CompiledSchema, FieldError, invalid_status};
+use crate::state::State;
+
+/// How unknown fields are treated (`fieldValidation` query parameter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+impl FieldValidation {
+    pub fn parse(value: Option<&str>) -> ApiResult<Self> {
+        match value {
+            None | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(other) => Err(bad_request(format!(
+                "fieldValidation must be one of Ignore, Warn, Strict, got {other:?}"
+            ))),
+        }
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> ApiError {
+    ApiError {
+        code: 422,
+        status: invalid_status(&rt.group, &rt.kind, name, errors),
+    }
+}
+
+const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// Name rules as the kinds' ValidateObjectMeta callers apply them.
+pub fn validate_name(rt: &ResourceType, name: &str) -> ApiResult<()> {
+    let label_only = matches!(rt.plural.as_str(), "namespaces" | "services");
+    let path_segment_only = rt.group == "rbac.authorization.k8s.io";
+    let mut errors = Vec::new();
+    if path_segment_only {
+        if name == "." || name == ".." || name.contains('/') || name.contains('%') {
+            errors.push(FieldError::invalid(
+                "metadata.name",
+                json!(name),
+                "may not contain '/' or '%' and may not be '.' or '..'",
+            ));
+        }
+    } else if label_only {
+        if !is_dns_label(name) {
+            let detail = if name.len() > 63 {
+                "must be no more than 63 characters".to_string()
+            } else {
+                DNS1123_LABEL_MSG.to_string()
+            };
+            errors.push(FieldError::invalid("metadata.name", json!(name), &detail));
+        }
+    } else if !is_dns_subdomain(name) {
+        let detail = if name.len() > 253 {
+            "must be no more than 253 characters".to_string()
+        } else {
+            DNS1123_SUBDOMAIN_MSG.to_string()
+        };
+        errors.push(FieldError::invalid("metadata.name", json!(name), &detail));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(rt, name, &errors))
+    }
+}
+
+/// Whether `generation` is kept for this kind (kinds with a spec the user drives).
+pub fn tracks_generation(rt: &ResourceType) -> bool {
+    rt.is_custom()
+        || matches!(
+            (rt.group.as_str(), rt.plural.as_str()),
+            ("", "pods")
+                | ("apps", "deployments")
+                | ("apiextensions.k8s.io", "customresourcedefinitions")
+        )
+}
+
+/// Whether the main endpoint keeps the stored status (the kind has a status subresource).
+pub fn status_is_subresource(rt: &ResourceType) -> bool {
+    rt.has_subresource("status")
+}
+
+/// Kind-specific work on create, after generic metadata handling.
+pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
+    if status_is_subresource(rt)
+        && let Some(map) = obj.as_object_mut()
+    {
+        map.remove("status");
+    }
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "pods") => default_pod(obj),
+        ("", "namespaces") => {
+            let name = obj["metadata"]["name"].clone();
+            obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+            obj["spec"]["finalizers"] = json!(["kubernetes"]);
+            obj["status"] = json!({"phase": "Active"});
+        }
+        ("", "secrets") => normalize_secret(rt, obj)?,
+        ("apps", "deployments") => {
+            obj["status"] = json!({});
+            if obj["spec"]["replicas"].is_null() {
+                obj["spec"]["replicas"] = json!(1);
+            }
+        }
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            establish_crd(state, rt, obj)?;
+            add_finalizer(obj, CRD_CLEANUP_FINALIZER);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Kind-specific rules on update. `sub` is `Some("status")` for the status endpoint.
+pub fn on_update(
+    state: &State,
+    rt: &ResourceType,
+    old: &Value,
+    new: &mut Value,
+    sub: Option<&str>,
+) -> ApiResult<()> {
+    if status_is_subresource(rt) {
+        if sub == Some("status") {
+            // The status endpoint changes only status (and labels/annotations are kept as stored).
+            let status = new.get("status").cloned();
+            let mut kept = old.clone();
+            kept["metadata"]["resourceVersion"] = new["metadata"]["resourceVersion"].clone();
+            match status {
+                Some(s) => kept["status"] = s,
+                None => {
+                    if let Some(map) = kept.as_object_mut() {
+                        map.remove("status");
+                    }
+                }
+            }
+            *new = kept;
+        } else {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(map) = new.as_object_mut() {
+                        map.remove("status");
+                    }
+                }
+            }
+        }
+    }
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "pods") if sub.is_none() => validate_pod_update(rt, old, new)?,
+        ("", "secrets") => normalize_secret(rt, new)?,
+        ("", "namespaces") => {
+            // spec.finalizers are the namespace controller's, set only through /finalize.
+            new["spec"] = old["spec"].clone();
+        }
+        ("apiextensions.k8s.io", "customresourcedefinitions") if sub.is_none() => {
+            establish_crd(state, rt, new)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub const CRD_CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+pub fn add_finalizer(obj: &mut Value, finalizer: &str) {
+    let list = &mut obj["metadata"]["finalizers"];
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    if let Some(items) = list.as_array_mut()
+        && !items.iter().any(|f| f == finalizer)
+    {
+        items.push(json!(finalizer));
+    }
+}
+
+/// Checks a CRD, computes its status as the CRD controllers would, and serves its type at once
+/// (so a custom resource applied right after its CRD is accepted).
+fn establish_crd(state: &State, rt: &ResourceType, crd: &mut Value) -> ApiResult<()> {
+    let name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let served = type_from_crd(crd)
+        .map_err(|msg| invalid(rt, &name, &[FieldError::invalid_omit_value("spec", &msg)]))?;
+    let expected_name = format!("{}.{}", served.plural, served.group);
+    if name != expected_name {
+        return Err(invalid(
+            rt,
+            &name,
+            &[FieldError::invalid(
+                "metadata.name",
+                json!(name),
+                "must be spec.names.plural+\".\"+spec.group",
+            )],
+        ));
+    }
+    let schema = match served.custom.as_ref().and_then(|c| c.schema.as_ref()) {
+        Some(s) => Some(CompiledSchema::new(s).map_err(|msg| {
+            invalid(
+                rt,
+                &name,
+                &[FieldError::invalid_omit_value(
+                    "spec.validation.openAPIV3Schema",
+                    &msg,
+                )],
+            )
+        })?),
+        None => None,
+    };
+    let now = now_rfc3339();
+    let keep_time = |kind: &str| -> String {
+        crd["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == kind))
+            .and_then(|c| c["lastTransitionTime"].as_str().map(String::from))
+            .unwrap_or_else(|| now.clone())
+    };
+    let status = json!({
+        "acceptedNames": {
+            "kind": served.kind,
+            "listKind": served.list_kind,
+            "plural": served.plural,
+            "singular": served.singular,
+            "shortNames": served.short_names,
+            "categories": served.categories,
+        },
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "lastTransitionTime": keep_time("NamesAccepted"),
+             "reason": "NoConflicts", "message": "no conflicts found"},
+            {"type": "Established", "status": "True", "lastTransitionTime": keep_time("Established"),
+             "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"},
+        ],
+        "storedVersions": [served.version],
+    });
+    crd["status"] = status;
+    if crd["metadata"]["deletionTimestamp"].is_null() {
+        state.registry.register(served, schema);
+    }
+    Ok(())
+}
+
+/// The pod defaults kubectl and controllers read back (k8s: pkg/apis/core/v1/defaults.go and the
+/// ServiceAccount admission plugin).
+fn default_pod(pod: &mut Value) {
+    let spec = &mut pod["spec"];
+    let defaults = [
+        ("restartPolicy", json!("Always")),
+        ("terminationGracePeriodSeconds", json!(30)),
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("securityContext", json!({})),
+        ("schedulerName", json!("default-scheduler")),
+        ("enableServiceLinks", json!(true)),
+        ("priority", json!(0)),
+        ("preemptionPolicy", json!("PreemptLowerPriority")),
+        ("serviceAccountName", json!("default")),
+    ];
+    for (field, value) in defaults {
+        if spec[field].is_null() {
+            spec[field] = value;
+        }
+    }
+    spec["serviceAccount"] = spec["serviceAccountName"].clone();
+    for list in ["initContainers", "containers"] {
+        if let Some(containers) = spec[list].as_array_mut() {
+            for c in containers {
+                default_container(c);
+            }
+        }
+    }
+    let qos = pod_qos(&pod["spec"]);
+    pod["status"] = json!({"phase": "Pending", "qosClass": qos});
+}
+
+fn default_container(c: &mut Value) {
+    if c["terminationMessagePath"].is_null() {
+        c["terminationMessagePath"] = json!("/dev/termination-log");
+    }
+    if c["terminationMessagePolicy"].is_null() {
+        c["terminationMessagePolicy"] = json!("File");
+    }
+    if c["imagePullPolicy"].is_null() {
+        let image = c["image"].as_str().unwrap_or_default();
+        let tag = image
+            .rsplit_once('/')
+            .map_or(image, |(_, last)| last)
+            .split_once(':')
+            .map(|(_, t)| t);
+        let always = !image.contains('@') && matches!(tag, None | Some("latest"));
+        c["imagePullPolicy"] = json!(if always { "Always" } else { "IfNotPresent" });
+    }
+    if c["resources"].is_null() {
+        c["resources"] = json!({});
+    }
+    if let Some(ports) = c["ports"].as_array_mut() {
+        for p in ports {
+            if p["protocol"].is_null() {
+                p["protocol"] = json!("TCP");
+            }
+        }
+    }
+}
+
+/// QoS class as pkg/apis/core/helper/qos computes it, for cpu and memory.
+fn pod_qos(spec: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|l| spec[*l].as_array())
+        .flatten()
+        .collect();
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &containers {
+        let requests = &c["resources"]["requests"];
+        let limits = &c["resources"]["limits"];
+        for res in ["cpu", "memory"] {
+            if !requests[res].is_null() || !limits[res].is_null() {
+                any = true;
+            }
+            let limit = &limits[res];
+            let request = if requests[res].is_null() {
+                limit
+            } else {
+                &requests[res]
+            };
+            if limit.is_null() || request != limit {
+                guaranteed = false;
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
+/// Pod spec fields an update may change (k8s: ValidatePodUpdate).
+fn validate_pod_update(rt: &ResourceType, old: &Value, new: &Value) -> ApiResult<()> {
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    let old_deadline = old["spec"]["activeDeadlineSeconds"].as_i64();
+    let new_deadline = new["spec"]["activeDeadlineSeconds"].as_i64();
+    let mut errors = Vec::new();
+    match (old_deadline, new_deadline) {
+        (Some(_), None) => errors.push(FieldError::invalid(
+            "spec.activeDeadlineSeconds",
+            Value::Null,
+            "must not update from a positive integer to nil value",
+        )),
+        (Some(o), Some(n)) if n > o => errors.push(FieldError::invalid(
+            "spec.activeDeadlineSeconds",
+            json!(n),
+            "must be less than or equal to previous value",
+        )),
+        (_, Some(n)) if n <= 0 => errors.push(FieldError::invalid(
+            "spec.activeDeadlineSeconds",
+            json!(n),
+            "must be between 1 and 2147483647, inclusive",
+        )),
+        _ => {}
+    }
+    let mutable_view = |spec: &Value| -> Value {
+        let mut s = spec.clone();
+        if let Some(map) = s.as_object_mut() {
+            map.remove("activeDeadlineSeconds");
+            map.remove("tolerations");
+            map.remove("terminationGracePeriodSeconds");
+        }
+        for list in ["containers", "initContainers"] {
+            if let Some(cs) = s[list].as_array_mut() {
+                for c in cs {
+                    if let Some(m) = c.as_object_mut() {
+                        m.remove("image");
+                    }
+                }
+            }
+        }
+        s
+    };
+    if mutable_view(&old["spec"]) != mutable_view(&new["spec"]) {
+        errors.push(FieldError::forbidden(
+            "spec",
+            "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(rt, name, &errors))
+    }
+}
+
+/// Folds `stringData` into `data` and checks `data` is base64, as the secret strategy does.
+fn normalize_secret(rt: &ResourceType, secret: &mut Value) -> ApiResult<()> {
+    let name = secret["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if let Some(Value::Object(string_data)) =
+        secret.as_object_mut().and_then(|m| m.remove("stringData"))
+    {
+        let engine = base64::engine::general_purpose::STANDARD;
+        if !secret["data"].is_object() {
+            secret["data"] = Value::Object(Map::new());
+        }
+        for (k, v) in string_data {
+            let text = v.as_str().unwrap_or_default().to_string();
+            secret["data"][k] = json!(engine.encode(text));
+        }
+    }
+    if let Some(data) = secret["data"].as_object() {
+        for (k, v) in data {
+            let ok = v
+                .as_str()
+                .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok());
+            if !ok && !v.is_null() {
+                return Err(bad_request(format!(
+                    "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 0 (data[{k:?}] of {name})"
+                )));
+            }
+        }
+    }
+    let _ = rt;
+    Ok(())
+}
+
+/// Defaults, pruning and validation of a custom resource against its CRD's schema. Returns the
+/// warnings to send (unknown fields under `fieldValidation=Warn`).
+pub fn custom_resource(
+    state: &State,
+    rt: &ResourceType,
+    obj: &mut Value,
+    old: Option<&Value>,
+    field_validation: FieldValidation,
+    status_only: bool,
+) -> ApiResult<Vec<String>> {
+    let Some(schema) = state.registry.schema(&rt.group, &rt.plural) else {
+        return Ok(Vec::new());
+    };
+    schema.apply_defaults(obj);
+    let unknown = schema.prune(obj);
+    let mut warnings = Vec::new();
+    if !unknown.is_empty() {
+        let listed: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{}\"", f.trim_start_matches('.')))
+            .collect();
+        match field_validation {
+            FieldValidation::Strict => {
+                return Err(bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                    rt.kind,
+                    rt.version,
+                    rt.kind,
+                    listed.join(", ")
+                )));
+            }
+            FieldValidation::Warn => warnings = listed,
+            FieldValidation::Ignore => {}
+        }
+    }
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let errors = match old {
+        Some(old) if status_only => schema.validate_status(obj, old, &[]),
+        _ => schema.validate(obj, old),
+    };
+    if errors.is_empty() {
+        Ok(warnings)
+    } else {
+        Err(invalid(rt, &name, &errors))
+    }
+}

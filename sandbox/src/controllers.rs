@@ -1,0 +1,277 @@
+//! The control loops a real cluster runs beside kube-apiserver, reduced to what clients observe:
+//! the garbage collector (background, foreground and orphan deletion), the namespace controller
+//! (deleting a namespace's contents), CRD cleanup, and feeding pod changes to the kubelet.
+//!
+//! They read the store's change history from their own cursor, like a watch, so they never
+//! hold the store lock while working; when the history expires under them they resync.
+
+use std::sync::{Arc, Weak};
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::admission::CRD_CLEANUP_FINALIZER;
+use crate::kubelet::{PodEvent, PodStore};
+use crate::ops::{self, DeleteOptions};
+use crate::registry::type_from_crd;
+use crate::state::State;
+use crate::store::{Change, ChangeType, Since, StorageKey, meta_str};
+
+fn pods_key() -> StorageKey {
+    StorageKey::new("", "pods")
+}
+
+fn namespaces_key() -> StorageKey {
+    StorageKey::new("", "namespaces")
+}
+
+fn crds_key() -> StorageKey {
+    StorageKey::new("apiextensions.k8s.io", "customresourcedefinitions")
+}
+
+fn finalizers(obj: &Value) -> Vec<&str> {
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .map(|f| f.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn deleting(obj: &Value) -> bool {
+    !obj["metadata"]["deletionTimestamp"].is_null()
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let mut changed = state.store.subscribe();
+    let mut cursor = 0;
+    loop {
+        match state.store.changes_since(cursor) {
+            Since::Changes(changes) => {
+                for change in changes {
+                    cursor = change.rv;
+                    handle(&state, &change);
+                }
+            }
+            Since::Expired { .. } => {
+                cursor = state.store.current_rv();
+                resync(&state);
+            }
+        }
+        tokio::select! {
+            res = changed.changed() => if res.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+fn handle(state: &State, change: &Change) {
+    let obj = &change.object;
+    if change.key == pods_key()
+        && let Some(kubelet) = state.kubelet.get()
+    {
+        kubelet.observe(match change.change_type {
+            ChangeType::Deleted => PodEvent::Deleted((**obj).clone()),
+            _ => PodEvent::Applied((**obj).clone()),
+        });
+    }
+    match change.change_type {
+        ChangeType::Deleted => {
+            collect_dependents(state, meta_str(obj, "uid"));
+            for owner in owner_uids(obj) {
+                finish_foreground(state, &owner);
+            }
+            if !change.namespace.is_empty() {
+                finish_namespace(state, &change.namespace);
+            }
+        }
+        ChangeType::Added | ChangeType::Modified => {
+            if deleting(obj) {
+                on_deleting(state, &change.key, obj);
+            }
+        }
+    }
+}
+
+/// After the history expired: act on every object as if it had just changed.
+fn resync(state: &State) {
+    if let Some(kubelet) = state.kubelet.get() {
+        for pod in state.store.list(&pods_key(), None).0 {
+            kubelet.observe(PodEvent::Applied((*pod).clone()));
+        }
+    }
+    for rt in state.registry.types() {
+        let key = StorageKey::of(&rt);
+        for obj in state.store.list(&key, None).0 {
+            if deleting(&obj) {
+                on_deleting(state, &key, &obj);
+            }
+        }
+    }
+}
+
+fn owner_uids(obj: &Value) -> Vec<String> {
+    obj["metadata"]["ownerReferences"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|o| o["uid"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn delete_ref(state: &State, key: &StorageKey, namespace: &str, name: &str) {
+    if let Some(rt) = ops::type_of(state, key) {
+        let _ = ops::delete(state, &rt, namespace, name, &DeleteOptions::default());
+    }
+}
+
+/// Background deletion: dependents none of whose owners exist any more are deleted.
+fn collect_dependents(state: &State, owner_uid: &str) {
+    if owner_uid.is_empty() {
+        return;
+    }
+    for dep in state.store.dependents_of(owner_uid) {
+        let Some(obj) = state.store.get(&dep.key, &dep.namespace, &dep.name) else {
+            continue;
+        };
+        if owner_uids(&obj).iter().all(|u| !state.store.uid_exists(u)) {
+            delete_ref(state, &dep.key, &dep.namespace, &dep.name);
+        }
+    }
+}
+
+/// A foreground-deleting owner loses its finalizer once its dependents are gone.
+fn finish_foreground(state: &State, owner_uid: &str) {
+    let Some((at, owner)) = state.store.get_by_uid(owner_uid) else {
+        return;
+    };
+    if deleting(&owner)
+        && finalizers(&owner).contains(&"foregroundDeletion")
+        && state.store.dependents_of(owner_uid).is_empty()
+        && let Some(rt) = ops::type_of(state, &at.key)
+    {
+        ops::remove_finalizer(state, &rt, &at.namespace, &at.name, "foregroundDeletion");
+    }
+}
+
+fn on_deleting(state: &State, key: &StorageKey, obj: &Value) {
+    let uid = meta_str(obj, "uid").to_string();
+    let namespace = meta_str(obj, "namespace").to_string();
+    let name = meta_str(obj, "name").to_string();
+    let held_by = finalizers(obj);
+    if held_by.contains(&"foregroundDeletion") {
+        let dependents = state.store.dependents_of(&uid);
+        for dep in &dependents {
+            delete_ref(state, &dep.key, &dep.namespace, &dep.name);
+        }
+        finish_foreground(state, &uid);
+    }
+    if held_by.contains(&"orphan") {
+        for dep in state.store.dependents_of(&uid) {
+            let _ = state
+                .store
+                .update::<()>(&dep.key, &dep.namespace, &dep.name, |cur| {
+                    let mut next = (**cur).clone();
+                    if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
+                        refs.retain(|r| r["uid"] != uid.as_str());
+                    }
+                    Ok(Some(next))
+                });
+        }
+        if let Some(rt) = ops::type_of(state, key) {
+            ops::remove_finalizer(state, &rt, &namespace, &name, "orphan");
+        }
+    }
+    if *key == namespaces_key() {
+        for (k, o) in state.store.all_in_namespace(&name) {
+            if !deleting(&o) {
+                delete_ref(state, &k, &name, meta_str(&o, "name"));
+            }
+        }
+        finish_namespace(state, &name);
+    }
+    if *key == crds_key() && held_by.contains(&CRD_CLEANUP_FINALIZER) {
+        if let Ok(served) = type_from_crd(obj) {
+            state.registry.unregister(&served.group, &served.plural);
+            let cr_key = StorageKey::new(&served.group, &served.plural);
+            for cr in state.store.list(&cr_key, None).0 {
+                state
+                    .store
+                    .remove(&cr_key, meta_str(&cr, "namespace"), meta_str(&cr, "name"));
+            }
+        }
+        if let Some(rt) = ops::type_of(state, key) {
+            ops::remove_finalizer(state, &rt, "", &name, CRD_CLEANUP_FINALIZER);
+        }
+    }
+}
+
+/// A terminating namespace goes away once it is empty.
+fn finish_namespace(state: &State, namespace: &str) {
+    let key = namespaces_key();
+    let Some(ns) = state.store.get(&key, "", namespace) else {
+        return;
+    };
+    if deleting(&ns) && state.store.all_in_namespace(namespace).is_empty() {
+        let _ = state.store.update::<()>(&key, "", namespace, |cur| {
+            let mut next = (**cur).clone();
+            next["spec"]["finalizers"] = json!([]);
+            Ok(Some(next))
+        });
+        if finalizers(&ns).is_empty() {
+            state.store.remove(&key, "", namespace);
+        }
+    }
+}
+
+/// The store as the kubelet sees it. Weak, so the kubelet's tasks never keep a stopped sandbox alive.
+pub struct NodeStore(pub Weak<State>);
+
+impl PodStore for NodeStore {
+    fn update_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        mutate: &mut dyn FnMut(&mut Value),
+    ) -> bool {
+        let Some(state) = self.0.upgrade() else {
+            return false;
+        };
+        let outcome = state.store.update(&pods_key(), namespace, name, |cur| {
+            if meta_str(cur, "uid") != uid {
+                return Err(());
+            }
+            let mut next = (**cur).clone();
+            mutate(&mut next);
+            Ok((next != **cur).then_some(next))
+        });
+        matches!(outcome, Ok(Some(_)))
+    }
+
+    fn get_object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        let state = self.0.upgrade()?;
+        let obj = state
+            .store
+            .get(&StorageKey::new("", resource), namespace, name)?;
+        Some((*obj).clone())
+    }
+
+    fn finish_pod_deletion(&self, namespace: &str, name: &str, uid: &str) {
+        let Some(state) = self.0.upgrade() else {
+            return;
+        };
+        let _ = state.store.update(&pods_key(), namespace, name, |cur| {
+            if meta_str(cur, "uid") != uid {
+                return Err(());
+            }
+            let mut next = (**cur).clone();
+            next["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            Ok(Some(next))
+        });
+    }
+}

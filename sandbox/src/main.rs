@@ -1,0 +1,81 @@
+//! `kube-sandbox serve`: run a sandbox as a process until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use kube_sandbox::{PodMode, Sandbox, SandboxConfig};
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Parser)]
+#[command(
+    name = "kube-sandbox",
+    version,
+    about = "An in-memory stand-in for kube-apiserver with a one-node kubelet"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Kubernetes API on loopback and write a kubeconfig for it.
+    Serve {
+        /// Where to write the kubeconfig (atomically, once the server is up).
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Loopback address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// How pods run: real local processes, or simulated from annotations.
+        #[arg(long, value_enum, default_value_t = Pods::Exec)]
+        pods: Pods,
+        /// Changes kept for watches; older resourceVersions get 410 Expired.
+        #[arg(long, default_value_t = 100_000)]
+        watch_history: usize,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Pods {
+    Exec,
+    Simulate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Command::Serve {
+        kubeconfig,
+        listen,
+        pods,
+        watch_history,
+    } = Cli::parse().command;
+    let sandbox = Sandbox::start(SandboxConfig {
+        listen,
+        pods: match pods {
+            Pods::Exec => PodMode::Exec,
+            Pods::Simulate => PodMode::Simulate,
+        },
+        watch_history,
+        kubeconfig: Some(kubeconfig),
+    })
+    .await
+    .context("starting the sandbox")?;
+    println!("ready {}", sandbox.url());
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    sandbox.shutdown().await;
+    Ok(())
+}

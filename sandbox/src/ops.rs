@@ -1,0 +1,666 @@
+//! The write path shared by HTTP handlers and the sandbox's own controllers: create, update,
+//! patch and delete with the generic registry rules of kube-apiserver (metadata ownership,
+//! preconditions, optimistic concurrency, generation, dry run, graceful and cascading deletion)
+//! around the per-kind rules in `admission`.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::admission::{self, FieldValidation, add_finalizer, now_rfc3339};
+use crate::errors::{
+    ApiError, ApiResult, already_exists, bad_request, conflict, conflict_modified, forbidden,
+    not_found, unsupported_media_type,
+};
+use crate::events;
+use crate::patch;
+use crate::registry::ResourceType;
+use crate::schema::FieldError;
+use crate::state::State;
+use crate::store::{Obj, StorageKey, Updated, meta_str};
+
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_validation: FieldValidation,
+    pub field_manager: Option<String>,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            dry_run: false,
+            field_validation: FieldValidation::Warn,
+            field_manager: None,
+        }
+    }
+}
+
+/// A successful write: the object as the client's API version shows it, and any warnings.
+pub struct Written {
+    pub object: Value,
+    pub warnings: Vec<String>,
+}
+
+/// The outcome of a DELETE.
+pub enum Deleted {
+    /// Gone now; the last state.
+    Removed(Value),
+    /// Deletion started but finalizers or a grace period hold the object.
+    Pending(Value),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub propagation_policy: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub dry_run: bool,
+}
+
+/// The stored form of an object written through `rt` (events.k8s.io events are stored as core).
+pub fn to_stored(rt: &ResourceType, obj: Value) -> Value {
+    if events::is_events_v1(rt) {
+        events::to_core(&obj)
+    } else {
+        obj
+    }
+}
+
+/// How `rt` shows a stored object.
+pub fn to_view(rt: &ResourceType, obj: &Value) -> Value {
+    if events::is_events_v1(rt) {
+        events::from_core(obj)
+    } else {
+        obj.clone()
+    }
+}
+
+const GENERATE_NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+fn generated_name(prefix: &str) -> String {
+    let mut rng = rand::rng();
+    let suffix: String = (0..5)
+        .map(|_| GENERATE_NAME_CHARS[rng.random_range(0..GENERATE_NAME_CHARS.len())] as char)
+        .collect();
+    // names.SimpleNameGenerator trims the base so the result stays within 63 characters.
+    let base: String = prefix.chars().take(58).collect();
+    format!("{base}{suffix}")
+}
+
+/// The body must be an object of the endpoint's kind (k8s: the decoder's GVK check).
+fn check_kind(rt: &ResourceType, body: &mut Value) -> ApiResult<()> {
+    if !body.is_object() {
+        return Err(bad_request(format!(
+            "the object provided is unrecognized (must be of type {})",
+            rt.kind
+        )));
+    }
+    let api_version = rt.api_version();
+    if let Some(v) = body["apiVersion"].as_str()
+        && v != api_version
+    {
+        return Err(bad_request(format!(
+            "the API version in the data ({v}) does not match the expected API version ({api_version})"
+        )));
+    }
+    if let Some(k) = body["kind"].as_str()
+        && k != rt.kind
+    {
+        return Err(bad_request(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            rt.kind
+        )));
+    }
+    body["apiVersion"] = json!(api_version);
+    body["kind"] = json!(rt.kind);
+    if !body["metadata"].is_object() {
+        body["metadata"] = json!({});
+    }
+    Ok(())
+}
+
+fn remove_key(obj: &mut Value, key: &str) {
+    if let Some(map) = obj.as_object_mut() {
+        map.remove(key);
+    }
+}
+
+/// Everything but metadata and status: what a change of bumps `generation`.
+fn spec_view(obj: &Value, status_is_sub: bool) -> Value {
+    let mut v = obj.clone();
+    remove_key(&mut v, "metadata");
+    if status_is_sub {
+        remove_key(&mut v, "status");
+    }
+    v
+}
+
+pub fn create(
+    state: &State,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    mut body: Value,
+    opts: &WriteOptions,
+) -> ApiResult<Written> {
+    check_kind(rt, &mut body)?;
+    let mut obj = to_stored(rt, body);
+    let meta = &mut obj["metadata"];
+    if rt.namespaced {
+        let url_ns = namespace.unwrap_or_default();
+        match meta["namespace"].as_str() {
+            Some(ns) if !ns.is_empty() && ns != url_ns => {
+                return Err(bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => meta["namespace"] = json!(url_ns),
+        }
+    } else {
+        remove_key(meta, "namespace");
+    }
+    if meta["name"].as_str().is_none_or(str::is_empty) {
+        match meta["generateName"].as_str() {
+            Some(prefix) if !prefix.is_empty() => meta["name"] = json!(generated_name(prefix)),
+            _ => {
+                return Err(admission::invalid(
+                    rt,
+                    "",
+                    &[FieldError::required(
+                        "metadata.name",
+                        "name or generateName is required",
+                    )],
+                ));
+            }
+        }
+    }
+    let name = meta_str(&obj, "name").to_string();
+    admission::validate_name(rt, &name)?;
+    if rt.namespaced {
+        let ns = meta_str(&obj, "namespace").to_string();
+        let key = StorageKey::new("", "namespaces");
+        match state.store.get(&key, "", &ns) {
+            None => {
+                return Err(not_found(
+                    crate::errors::Qualified {
+                        group: "",
+                        plural: "namespaces",
+                    },
+                    &ns,
+                ));
+            }
+            Some(n) if !n["metadata"]["deletionTimestamp"].is_null() => {
+                return Err(forbidden(
+                    rt,
+                    &name,
+                    &format!(
+                        "unable to create new content in namespace {ns} because it is being terminated"
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let meta = &mut obj["metadata"];
+    for field in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
+        remove_key(meta, field);
+    }
+    meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
+    meta["creationTimestamp"] = json!(now_rfc3339());
+    if admission::tracks_generation(rt) {
+        meta["generation"] = json!(1);
+    } else {
+        remove_key(meta, "generation");
+    }
+    record_manager(&mut obj, opts, rt, None);
+    admission::on_create(state, rt, &mut obj)?;
+    let warnings = if rt.is_custom() {
+        admission::custom_resource(state, rt, &mut obj, None, opts.field_validation, false)?
+    } else {
+        Vec::new()
+    };
+    if opts.dry_run {
+        return Ok(Written {
+            object: to_view(rt, &obj),
+            warnings,
+        });
+    }
+    let key = StorageKey::of(rt);
+    let stored = state
+        .store
+        .create(&key, obj)
+        .map_err(|_| already_exists(rt, &name))?;
+    if rt.group.is_empty() && rt.plural == "namespaces" {
+        ensure_default_service_account(state, &name);
+    }
+    Ok(Written {
+        object: to_view(rt, &stored),
+        warnings,
+    })
+}
+
+/// Every namespace has a `default` ServiceAccount (the serviceaccounts controller's job).
+pub fn ensure_default_service_account(state: &State, namespace: &str) {
+    let Some(rt) = state.registry.find("", "v1", "serviceaccounts") else {
+        return;
+    };
+    let sa = json!({"metadata": {"name": "default", "namespace": namespace}});
+    // Already there is fine: that is the goal.
+    let _ = create(state, &rt, Some(namespace), sa, &WriteOptions::default());
+}
+
+/// Keeps a minimal `managedFields` record of who last wrote the object.
+fn record_manager(obj: &mut Value, opts: &WriteOptions, rt: &ResourceType, sub: Option<&str>) {
+    let Some(manager) = opts.field_manager.as_deref().filter(|m| !m.is_empty()) else {
+        return;
+    };
+    let mut entry = json!({
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": rt.api_version(),
+        "time": now_rfc3339(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {},
+    });
+    if let Some(sub) = sub {
+        entry["subresource"] = json!(sub);
+    }
+    let list = &mut obj["metadata"]["managedFields"];
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    if let Some(items) = list.as_array_mut() {
+        items.retain(|e| !(e["manager"] == manager && e["subresource"] == entry["subresource"]));
+        items.push(entry);
+    }
+}
+
+/// Why an update closure stopped: an API error, or a dry run that computed its answer.
+enum Stop {
+    Api(ApiError),
+    DryRun(Value),
+}
+
+impl From<ApiError> for Stop {
+    fn from(e: ApiError) -> Self {
+        Stop::Api(e)
+    }
+}
+
+/// The new stored object for an update of `current` with `desired` (in the client's view), or
+/// `None` when nothing changes.
+fn next_version(
+    state: &State,
+    rt: &ResourceType,
+    current: &Value,
+    desired: Value,
+    sub: Option<&str>,
+    opts: &WriteOptions,
+    warnings: &mut Vec<String>,
+) -> ApiResult<Option<Value>> {
+    let mut new = to_stored(rt, desired);
+    let name = meta_str(current, "name");
+    let requested_rv = meta_str(&new, "resourceVersion");
+    if !requested_rv.is_empty() && requested_rv != meta_str(current, "resourceVersion") {
+        return Err(conflict_modified(rt, name));
+    }
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "name",
+        "namespace",
+    ] {
+        match current["metadata"].get(field) {
+            Some(v) => new["metadata"][field] = v.clone(),
+            None => remove_key(&mut new["metadata"], field),
+        }
+    }
+    new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+    new["apiVersion"] = current["apiVersion"].clone();
+    new["kind"] = current["kind"].clone();
+    admission::on_update(state, rt, current, &mut new, sub)?;
+    if rt.is_custom() {
+        *warnings = admission::custom_resource(
+            state,
+            rt,
+            &mut new,
+            Some(current),
+            opts.field_validation,
+            sub == Some("status"),
+        )?;
+    }
+    if new == *current {
+        return Ok(None);
+    }
+    let status_sub = admission::status_is_subresource(rt);
+    if admission::tracks_generation(rt)
+        && spec_view(&new, status_sub) != spec_view(current, status_sub)
+    {
+        let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+        new["metadata"]["generation"] = json!(generation);
+    }
+    record_manager(&mut new, opts, rt, sub);
+    Ok(Some(new))
+}
+
+fn run_update(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    opts: &WriteOptions,
+    desired: impl FnOnce(&Value) -> ApiResult<Value>,
+    sub: Option<&str>,
+) -> ApiResult<Written> {
+    let key = StorageKey::of(rt);
+    let mut warnings = Vec::new();
+    let outcome = state.store.update(&key, namespace, name, |current: &Obj| {
+        let view = to_view(rt, current);
+        let wanted = desired(&view)?;
+        let next = next_version(state, rt, current, wanted, sub, opts, &mut warnings)?;
+        if opts.dry_run {
+            return Err(Stop::DryRun(next.unwrap_or_else(|| (**current).clone())));
+        }
+        Ok(next)
+    });
+    let object = match outcome {
+        Err(Stop::Api(e)) => return Err(e),
+        Err(Stop::DryRun(obj)) => to_view(rt, &obj),
+        Ok(None) => return Err(not_found(rt, name)),
+        Ok(Some(Updated::Unchanged(o) | Updated::Written(o) | Updated::Removed(o))) => {
+            to_view(rt, &o)
+        }
+    };
+    Ok(Written { object, warnings })
+}
+
+fn check_identity(body: &Value, namespace: &str, name: &str) -> ApiResult<()> {
+    if let Some(n) = body["metadata"]["name"].as_str()
+        && n != name
+    {
+        return Err(bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
+    }
+    if let Some(ns) = body["metadata"]["namespace"].as_str()
+        && !ns.is_empty()
+        && ns != namespace
+    {
+        return Err(bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    Ok(())
+}
+
+/// PUT of an object or its status.
+pub fn update(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    sub: Option<&str>,
+    mut body: Value,
+    opts: &WriteOptions,
+) -> ApiResult<Written> {
+    check_kind(rt, &mut body)?;
+    check_identity(&body, namespace, name)?;
+    run_update(state, rt, namespace, name, opts, move |_| Ok(body), sub)
+}
+
+/// The patch formats kube-apiserver accepts, by Content-Type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchType {
+    Json,
+    Merge,
+    Strategic,
+    Apply,
+}
+
+impl PatchType {
+    pub fn from_content_type(ct: &str) -> Option<Self> {
+        let base = ct.split(';').next().unwrap_or_default().trim();
+        match base {
+            "application/json-patch+json" => Some(PatchType::Json),
+            "application/merge-patch+json" => Some(PatchType::Merge),
+            "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                Some(PatchType::Apply)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn accepted_patch_types(rt: &ResourceType) -> Vec<&'static str> {
+    let mut types = vec![
+        "application/json-patch+json",
+        "application/merge-patch+json",
+    ];
+    if !rt.is_custom() {
+        types.push("application/strategic-merge-patch+json");
+    }
+    types.push("application/apply-patch+yaml");
+    types
+}
+
+pub fn unsupported_patch(rt: &ResourceType) -> ApiError {
+    unsupported_media_type(&accepted_patch_types(rt))
+}
+
+fn patch_error(e: patch::PatchError) -> ApiError {
+    let mut status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": e.message, "code": e.code});
+    if !e.reason.is_empty() {
+        status["reason"] = json!(e.reason);
+    }
+    if e.detail.is_some() {
+        status["details"] = json!({});
+    }
+    ApiError {
+        code: e.code,
+        status,
+    }
+}
+
+/// PATCH of an object or its status. Server-side apply creates the object when it is absent.
+#[allow(clippy::too_many_arguments)]
+pub fn patch(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    sub: Option<&str>,
+    patch_type: PatchType,
+    body: &[u8],
+    opts: &WriteOptions,
+) -> ApiResult<Written> {
+    if patch_type == PatchType::Strategic && rt.is_custom() {
+        return Err(unsupported_patch(rt));
+    }
+    if patch_type == PatchType::Apply {
+        return crate::apply::apply(state, rt, namespace, name, sub, body, opts);
+    }
+    let (group, kind) = (rt.group.clone(), rt.kind.clone());
+    run_update(
+        state,
+        rt,
+        namespace,
+        name,
+        opts,
+        |current| {
+            let patched = match patch_type {
+                PatchType::Json => patch::apply_json_patch(current, body),
+                PatchType::Merge => patch::apply_merge_patch(current, body),
+                PatchType::Strategic => {
+                    patch::apply_strategic_merge_patch(current, body, &group, &kind)
+                }
+                PatchType::Apply => {
+                    return Err(crate::errors::internal(
+                        "apply patches are handled separately",
+                    ));
+                }
+            }
+            .map_err(patch_error)?;
+            let mut patched = patched;
+            check_identity(&patched, namespace, name)?;
+            check_kind(rt, &mut patched)?;
+            Ok(patched)
+        },
+        sub,
+    )
+}
+
+fn grace_for_pod(pod: &Value, requested: Option<i64>) -> i64 {
+    let phase = pod["status"]["phase"].as_str().unwrap_or_default();
+    if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty)
+        || phase == "Succeeded"
+        || phase == "Failed"
+    {
+        return 0;
+    }
+    requested
+        .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64())
+        .unwrap_or(30)
+        .max(0)
+}
+
+/// DELETE of one object, with preconditions, graceful deletion and cascading policy.
+pub fn delete(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    opts: &DeleteOptions,
+) -> ApiResult<Deleted> {
+    let key = StorageKey::of(rt);
+    let is_pod = rt.group.is_empty() && rt.plural == "pods";
+    let is_namespace = rt.group.is_empty() && rt.plural == "namespaces";
+    let policy = opts.propagation_policy.as_deref().unwrap_or("Background");
+    if !matches!(policy, "Background" | "Foreground" | "Orphan") {
+        return Err(admission::invalid(
+            rt,
+            name,
+            &[FieldError::not_supported(
+                "propagationPolicy",
+                json!(policy),
+                &["Foreground", "Background", "Orphan"],
+            )],
+        ));
+    }
+    let outcome = state.store.update(&key, namespace, name, |current: &Obj| {
+        if let Some(uid) = &opts.precondition_uid {
+            let actual = meta_str(current, "uid");
+            if uid != actual {
+                return Err(Stop::Api(conflict(
+                    rt,
+                    name,
+                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+                )));
+            }
+        }
+        if let Some(rv) = &opts.precondition_rv {
+            let actual = meta_str(current, "resourceVersion");
+            if rv != actual {
+                return Err(Stop::Api(conflict(
+                    rt,
+                    name,
+                    &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"),
+                )));
+            }
+        }
+        let mut next = (**current).clone();
+        let grace = if is_pod {
+            grace_for_pod(current, opts.grace_period_seconds)
+        } else {
+            0
+        };
+        match policy {
+            "Foreground" => add_finalizer(&mut next, "foregroundDeletion"),
+            "Orphan" => add_finalizer(&mut next, "orphan"),
+            _ => {}
+        }
+        let already = !current["metadata"]["deletionTimestamp"].is_null();
+        if already {
+            // A second DELETE may only shorten a running grace period.
+            let running = current["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0);
+            if grace < running {
+                next["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+            }
+        } else {
+            let at = Utc::now() + Duration::seconds(grace);
+            next["metadata"]["deletionTimestamp"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            next["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+        }
+        if is_namespace {
+            next["status"]["phase"] = json!("Terminating");
+        }
+        if opts.dry_run {
+            return Err(Stop::DryRun(next));
+        }
+        Ok(if next == **current { None } else { Some(next) })
+    });
+    let view = |o: &Value| to_view(rt, o);
+    match outcome {
+        Err(Stop::Api(e)) => Err(e),
+        Err(Stop::DryRun(obj)) => Ok(Deleted::Pending(view(&obj))),
+        Ok(None) => Err(not_found(rt, name)),
+        Ok(Some(Updated::Removed(o))) => Ok(Deleted::Removed(view(&o))),
+        Ok(Some(Updated::Unchanged(o) | Updated::Written(o))) => {
+            let holds = !o["metadata"]["finalizers"]
+                .as_array()
+                .is_none_or(|f| f.is_empty())
+                || o["metadata"]["deletionGracePeriodSeconds"]
+                    .as_i64()
+                    .unwrap_or(0)
+                    > 0
+                || is_namespace;
+            if holds {
+                Ok(Deleted::Pending(view(&o)))
+            } else {
+                // Nothing holds it: remove now (the store completes pending deletions on write,
+                // this covers the unchanged case).
+                Ok(Deleted::Removed(view(
+                    &state.store.remove(&key, namespace, name).unwrap_or(o),
+                )))
+            }
+        }
+    }
+}
+
+/// Removes one finalizer through the normal update path (completing the deletion if it was the
+/// last). Used by the sandbox's controllers.
+pub fn remove_finalizer(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    finalizer: &str,
+) {
+    let key = StorageKey::of(rt);
+    let _ = state.store.update::<()>(&key, namespace, name, |current| {
+        let mut next = (**current).clone();
+        let Some(list) = next["metadata"]["finalizers"].as_array_mut() else {
+            return Ok(None);
+        };
+        let before = list.len();
+        list.retain(|f| f != finalizer);
+        Ok((list.len() != before).then_some(next))
+    });
+}
+
+/// Convenience for controllers: the type of a stored object's storage key.
+pub fn type_of(state: &State, key: &StorageKey) -> Option<Arc<ResourceType>> {
+    state.registry.find_resource(&key.group, &key.plural)
+}

@@ -1,0 +1,878 @@
+//! Which fields of the built-in kinds strategic merge patch treats specially: the
+//! `patchStrategy`/`patchMergeKey` struct tags of k8s.io/api v1.35 (and metav1 `ObjectMeta`),
+//! reduced to the types that lie on a path to a tagged field. Every other field is a plain
+//! field: maps merge key by key, lists are replaced whole.
+
+/// The patch strategy a struct tag declares for one field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Strategy {
+    /// No tag: maps merge, lists are replaced.
+    Default,
+    /// `patchStrategy:"merge"` (possibly with `retainKeys`, which only shapes the patches
+    /// clients compute): lists merge element by element, matched on `key` for lists of
+    /// objects; `key: None` marks a list of scalars merged as a set.
+    Merge { key: Option<&'static str> },
+    /// `patchStrategy:"replace"`: the patch value replaces the field.
+    Replace,
+    /// `patchStrategy:"retainKeys"` alone: merged like [`Strategy::Default`], since the server
+    /// honours a `$retainKeys` directive wherever a patch sends one.
+    RetainKeys,
+}
+
+/// One tagged field, or a field leading to tagged fields (then `ty` names its struct type, or
+/// for lists, the element's).
+#[derive(Debug)]
+pub(super) struct Field {
+    pub json: &'static str,
+    pub ty: Option<&'static str>,
+    pub strategy: Strategy,
+}
+
+impl Field {
+    const fn new(json: &'static str, ty: Option<&'static str>, strategy: Strategy) -> Self {
+        Field { json, ty, strategy }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct TypeDef {
+    pub name: &'static str,
+    pub fields: &'static [Field],
+}
+
+/// Looks up struct types by name in a table of [`TypeDef`]s (the built-in one, or a test's).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Schema {
+    types: &'static [TypeDef],
+}
+
+impl Schema {
+    pub(super) const fn new(types: &'static [TypeDef]) -> Self {
+        Schema { types }
+    }
+
+    /// The schema of the built-in kinds.
+    pub(super) const fn builtin() -> Self {
+        Schema::new(TYPES)
+    }
+
+    pub(super) fn type_named(&self, name: &str) -> Option<&'static TypeDef> {
+        self.types.iter().find(|t| t.name == name)
+    }
+
+    /// The root type of a built-in kind; kinds with no tagged field outside `metadata` share a
+    /// generic root that only knows `metadata`.
+    pub(super) fn root(&self, group: &str, kind: &str) -> Option<&'static TypeDef> {
+        let name = ROOTS
+            .iter()
+            .find(|(g, k, _)| *g == group && *k == kind)
+            .map_or(GENERIC_ROOT, |(_, _, t)| *t);
+        self.type_named(name)
+    }
+
+    /// The strategy of `field` in `ty` and the type of its value (or list element), when that
+    /// type has tagged fields of its own.
+    pub(super) fn field(
+        &self,
+        ty: Option<&'static TypeDef>,
+        field: &str,
+    ) -> (Option<&'static TypeDef>, Strategy) {
+        let Some(f) = ty.and_then(|t| t.fields.iter().find(|f| f.json == field)) else {
+            return (None, Strategy::Default);
+        };
+        (f.ty.and_then(|name| self.type_named(name)), f.strategy)
+    }
+}
+
+// ---- Generated from the struct tags of k8s.io/api v0.35.0 and k8s.io/apimachinery v0.35.0 ----
+
+/// (API group, kind, root type) for every built-in kind whose schema carries a patch strategy.
+static ROOTS: &[(&str, &str, &str)] = &[
+    ("", "ComponentStatus", "core.ComponentStatus"),
+    ("", "Namespace", "core.Namespace"),
+    ("", "Node", "core.Node"),
+    ("", "PersistentVolumeClaim", "core.PersistentVolumeClaim"),
+    ("", "Pod", "core.Pod"),
+    ("", "PodStatusResult", "core.PodStatusResult"),
+    ("", "PodTemplate", "core.PodTemplate"),
+    ("", "ReplicationController", "core.ReplicationController"),
+    ("", "Service", "core.Service"),
+    ("", "ServiceAccount", "core.ServiceAccount"),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+        "admissionregistration.MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicy",
+        "admissionregistration.ValidatingAdmissionPolicy",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.ValidatingWebhookConfiguration",
+    ),
+    ("apps", "DaemonSet", "apps.DaemonSet"),
+    ("apps", "Deployment", "apps.Deployment"),
+    ("apps", "ReplicaSet", "apps.ReplicaSet"),
+    ("apps", "StatefulSet", "apps.StatefulSet"),
+    (
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        "autoscaling.HorizontalPodAutoscaler",
+    ),
+    ("batch", "CronJob", "batch.CronJob"),
+    ("batch", "Job", "batch.Job"),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "FlowSchema",
+        "flowcontrol.FlowSchema",
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "PriorityLevelConfiguration",
+        "flowcontrol.PriorityLevelConfiguration",
+    ),
+    ("networking.k8s.io", "ServiceCIDR", "networking.ServiceCIDR"),
+    (
+        "policy",
+        "PodDisruptionBudget",
+        "policy.PodDisruptionBudget",
+    ),
+    ("resource.k8s.io", "ResourceClaim", "resource.ResourceClaim"),
+    (
+        "resource.k8s.io",
+        "ResourceClaimTemplate",
+        "resource.ResourceClaimTemplate",
+    ),
+    ("storage.k8s.io", "CSINode", "storage.CSINode"),
+];
+
+/// Root type for built-in kinds without any tagged field outside `metadata`.
+const GENERIC_ROOT: &str = "meta.Object";
+
+static TYPES: &[TypeDef] = &[
+    TypeDef {
+        name: "admissionregistration.MutatingWebhook",
+        fields: &[Field::new(
+            "matchConditions",
+            None,
+            Strategy::Merge { key: Some("name") },
+        )],
+    },
+    TypeDef {
+        name: "admissionregistration.MutatingWebhookConfiguration",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "webhooks",
+                Some("admissionregistration.MutatingWebhook"),
+                Strategy::Merge { key: Some("name") },
+            ),
+        ],
+    },
+    TypeDef {
+        name: "admissionregistration.ValidatingAdmissionPolicy",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "spec",
+                Some("admissionregistration.ValidatingAdmissionPolicySpec"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "admissionregistration.ValidatingAdmissionPolicySpec",
+        fields: &[
+            Field::new(
+                "matchConditions",
+                None,
+                Strategy::Merge { key: Some("name") },
+            ),
+            Field::new("variables", None, Strategy::Merge { key: Some("name") }),
+        ],
+    },
+    TypeDef {
+        name: "admissionregistration.ValidatingWebhook",
+        fields: &[Field::new(
+            "matchConditions",
+            None,
+            Strategy::Merge { key: Some("name") },
+        )],
+    },
+    TypeDef {
+        name: "admissionregistration.ValidatingWebhookConfiguration",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "webhooks",
+                Some("admissionregistration.ValidatingWebhook"),
+                Strategy::Merge { key: Some("name") },
+            ),
+        ],
+    },
+    TypeDef {
+        name: "apps.DaemonSet",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("apps.DaemonSetSpec"), Strategy::Default),
+            Field::new("status", Some("apps.DaemonSetStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "apps.DaemonSetSpec",
+        fields: &[Field::new(
+            "template",
+            Some("core.PodTemplateSpec"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "apps.DaemonSetStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "apps.Deployment",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("apps.DeploymentSpec"), Strategy::Default),
+            Field::new("status", Some("apps.DeploymentStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "apps.DeploymentSpec",
+        fields: &[
+            Field::new("template", Some("core.PodTemplateSpec"), Strategy::Default),
+            Field::new("strategy", None, Strategy::RetainKeys),
+        ],
+    },
+    TypeDef {
+        name: "apps.DeploymentStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "apps.ReplicaSet",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("apps.ReplicaSetSpec"), Strategy::Default),
+            Field::new("status", Some("apps.ReplicaSetStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "apps.ReplicaSetSpec",
+        fields: &[Field::new(
+            "template",
+            Some("core.PodTemplateSpec"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "apps.ReplicaSetStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "apps.StatefulSet",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("apps.StatefulSetSpec"), Strategy::Default),
+            Field::new("status", Some("apps.StatefulSetStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "apps.StatefulSetSpec",
+        fields: &[Field::new(
+            "template",
+            Some("core.PodTemplateSpec"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "apps.StatefulSetStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "autoscaling.HorizontalPodAutoscaler",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "status",
+                Some("autoscaling.HorizontalPodAutoscalerStatus"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "autoscaling.HorizontalPodAutoscalerStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "batch.CronJob",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("batch.CronJobSpec"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "batch.CronJobSpec",
+        fields: &[Field::new(
+            "jobTemplate",
+            Some("batch.JobTemplateSpec"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "batch.Job",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("batch.JobSpec"), Strategy::Default),
+            Field::new("status", Some("batch.JobStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "batch.JobSpec",
+        fields: &[Field::new(
+            "template",
+            Some("core.PodTemplateSpec"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "batch.JobStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "batch.JobTemplateSpec",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("batch.JobSpec"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "core.ComponentStatus",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("conditions", None, Strategy::Merge { key: Some("type") }),
+        ],
+    },
+    TypeDef {
+        name: "core.Container",
+        fields: &[
+            Field::new(
+                "ports",
+                None,
+                Strategy::Merge {
+                    key: Some("containerPort"),
+                },
+            ),
+            Field::new("env", None, Strategy::Merge { key: Some("name") }),
+            Field::new(
+                "volumeMounts",
+                None,
+                Strategy::Merge {
+                    key: Some("mountPath"),
+                },
+            ),
+            Field::new(
+                "volumeDevices",
+                None,
+                Strategy::Merge {
+                    key: Some("devicePath"),
+                },
+            ),
+        ],
+    },
+    TypeDef {
+        name: "core.EphemeralContainer",
+        fields: &[
+            Field::new(
+                "ports",
+                None,
+                Strategy::Merge {
+                    key: Some("containerPort"),
+                },
+            ),
+            Field::new("env", None, Strategy::Merge { key: Some("name") }),
+            Field::new(
+                "volumeMounts",
+                None,
+                Strategy::Merge {
+                    key: Some("mountPath"),
+                },
+            ),
+            Field::new(
+                "volumeDevices",
+                None,
+                Strategy::Merge {
+                    key: Some("devicePath"),
+                },
+            ),
+        ],
+    },
+    TypeDef {
+        name: "core.EphemeralVolumeSource",
+        fields: &[Field::new(
+            "volumeClaimTemplate",
+            Some("core.PersistentVolumeClaimTemplate"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "core.Namespace",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("status", Some("core.NamespaceStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "core.NamespaceStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "core.Node",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("core.NodeSpec"), Strategy::Default),
+            Field::new("status", Some("core.NodeStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "core.NodeSpec",
+        fields: &[Field::new("podCIDRs", None, Strategy::Merge { key: None })],
+    },
+    TypeDef {
+        name: "core.NodeStatus",
+        fields: &[
+            Field::new("conditions", None, Strategy::Merge { key: Some("type") }),
+            Field::new("addresses", None, Strategy::Merge { key: Some("type") }),
+        ],
+    },
+    TypeDef {
+        name: "core.PersistentVolumeClaim",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "status",
+                Some("core.PersistentVolumeClaimStatus"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "core.PersistentVolumeClaimStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "core.PersistentVolumeClaimTemplate",
+        fields: &[Field::new(
+            "metadata",
+            Some("meta.ObjectMeta"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "core.Pod",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("core.PodSpec"), Strategy::Default),
+            Field::new("status", Some("core.PodStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "core.PodSpec",
+        fields: &[
+            Field::new(
+                "volumes",
+                Some("core.Volume"),
+                Strategy::Merge { key: Some("name") },
+            ),
+            Field::new(
+                "initContainers",
+                Some("core.Container"),
+                Strategy::Merge { key: Some("name") },
+            ),
+            Field::new(
+                "containers",
+                Some("core.Container"),
+                Strategy::Merge { key: Some("name") },
+            ),
+            Field::new(
+                "ephemeralContainers",
+                Some("core.EphemeralContainer"),
+                Strategy::Merge { key: Some("name") },
+            ),
+            Field::new(
+                "imagePullSecrets",
+                None,
+                Strategy::Merge { key: Some("name") },
+            ),
+            Field::new("hostAliases", None, Strategy::Merge { key: Some("ip") }),
+            Field::new(
+                "topologySpreadConstraints",
+                None,
+                Strategy::Merge {
+                    key: Some("topologyKey"),
+                },
+            ),
+            Field::new(
+                "schedulingGates",
+                None,
+                Strategy::Merge { key: Some("name") },
+            ),
+            Field::new(
+                "resourceClaims",
+                None,
+                Strategy::Merge { key: Some("name") },
+            ),
+        ],
+    },
+    TypeDef {
+        name: "core.PodStatus",
+        fields: &[
+            Field::new("conditions", None, Strategy::Merge { key: Some("type") }),
+            Field::new("hostIPs", None, Strategy::Merge { key: Some("ip") }),
+            Field::new("podIPs", None, Strategy::Merge { key: Some("ip") }),
+            Field::new(
+                "resourceClaimStatuses",
+                None,
+                Strategy::Merge { key: Some("name") },
+            ),
+        ],
+    },
+    TypeDef {
+        name: "core.PodStatusResult",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("status", Some("core.PodStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "core.PodTemplate",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("template", Some("core.PodTemplateSpec"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "core.PodTemplateSpec",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("core.PodSpec"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "core.ReplicationController",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "spec",
+                Some("core.ReplicationControllerSpec"),
+                Strategy::Default,
+            ),
+            Field::new(
+                "status",
+                Some("core.ReplicationControllerStatus"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "core.ReplicationControllerSpec",
+        fields: &[Field::new(
+            "template",
+            Some("core.PodTemplateSpec"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "core.ReplicationControllerStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "core.Service",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("core.ServiceSpec"), Strategy::Default),
+            Field::new("status", Some("core.ServiceStatus"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "core.ServiceAccount",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("secrets", None, Strategy::Merge { key: Some("name") }),
+        ],
+    },
+    TypeDef {
+        name: "core.ServiceSpec",
+        fields: &[Field::new(
+            "ports",
+            None,
+            Strategy::Merge { key: Some("port") },
+        )],
+    },
+    TypeDef {
+        name: "core.ServiceStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "core.Volume",
+        fields: &[Field::new(
+            "ephemeral",
+            Some("core.EphemeralVolumeSource"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "flowcontrol.FlowSchema",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "status",
+                Some("flowcontrol.FlowSchemaStatus"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "flowcontrol.FlowSchemaStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "flowcontrol.PriorityLevelConfiguration",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "status",
+                Some("flowcontrol.PriorityLevelConfigurationStatus"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "flowcontrol.PriorityLevelConfigurationStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "meta.Object",
+        fields: &[Field::new(
+            "metadata",
+            Some("meta.ObjectMeta"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "meta.ObjectMeta",
+        fields: &[
+            Field::new(
+                "ownerReferences",
+                None,
+                Strategy::Merge { key: Some("uid") },
+            ),
+            Field::new("finalizers", None, Strategy::Merge { key: None }),
+        ],
+    },
+    TypeDef {
+        name: "networking.ServiceCIDR",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "status",
+                Some("networking.ServiceCIDRStatus"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "networking.ServiceCIDRStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "policy.PodDisruptionBudget",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "spec",
+                Some("policy.PodDisruptionBudgetSpec"),
+                Strategy::Default,
+            ),
+            Field::new(
+                "status",
+                Some("policy.PodDisruptionBudgetStatus"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "policy.PodDisruptionBudgetSpec",
+        fields: &[Field::new("selector", None, Strategy::Replace)],
+    },
+    TypeDef {
+        name: "policy.PodDisruptionBudgetStatus",
+        fields: &[Field::new(
+            "conditions",
+            None,
+            Strategy::Merge { key: Some("type") },
+        )],
+    },
+    TypeDef {
+        name: "resource.ResourceClaim",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "status",
+                Some("resource.ResourceClaimStatus"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "resource.ResourceClaimStatus",
+        fields: &[Field::new(
+            "reservedFor",
+            None,
+            Strategy::Merge { key: Some("uid") },
+        )],
+    },
+    TypeDef {
+        name: "resource.ResourceClaimTemplate",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new(
+                "spec",
+                Some("resource.ResourceClaimTemplateSpec"),
+                Strategy::Default,
+            ),
+        ],
+    },
+    TypeDef {
+        name: "resource.ResourceClaimTemplateSpec",
+        fields: &[Field::new(
+            "metadata",
+            Some("meta.ObjectMeta"),
+            Strategy::Default,
+        )],
+    },
+    TypeDef {
+        name: "storage.CSINode",
+        fields: &[
+            Field::new("metadata", Some("meta.ObjectMeta"), Strategy::Default),
+            Field::new("spec", Some("storage.CSINodeSpec"), Strategy::Default),
+        ],
+    },
+    TypeDef {
+        name: "storage.CSINodeSpec",
+        fields: &[Field::new(
+            "drivers",
+            None,
+            Strategy::Merge { key: Some("name") },
+        )],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_reference_resolves() {
+        let schema = Schema::builtin();
+        for (group, kind, root) in ROOTS {
+            assert!(schema.type_named(root).is_some(), "{group}/{kind}: {root}");
+        }
+        assert!(schema.type_named(GENERIC_ROOT).is_some());
+        for t in TYPES {
+            for f in t.fields {
+                if let Some(ty) = f.ty {
+                    assert!(
+                        schema.type_named(ty).is_some(),
+                        "{}.{}: {ty}",
+                        t.name,
+                        f.json
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pod_template_paths_reach_container_env() {
+        let schema = Schema::builtin();
+        let mut ty = schema.root("apps", "Deployment");
+        for field in ["spec", "template", "spec", "containers"] {
+            ty = schema.field(ty, field).0;
+        }
+        assert_eq!(
+            schema.field(ty, "env").1,
+            Strategy::Merge { key: Some("name") }
+        );
+        let pod_spec = schema.field(schema.root("", "Pod"), "spec").0;
+        assert_eq!(schema.field(pod_spec, "tolerations").1, Strategy::Default);
+        assert_eq!(
+            schema.field(pod_spec, "volumes").1,
+            Strategy::Merge { key: Some("name") }
+        );
+        let meta = schema.field(schema.root("", "ConfigMap"), "metadata").0;
+        assert_eq!(
+            schema.field(meta, "finalizers").1,
+            Strategy::Merge { key: None }
+        );
+        assert_eq!(
+            schema.field(meta, "ownerReferences").1,
+            Strategy::Merge { key: Some("uid") }
+        );
+    }
+}

@@ -1,0 +1,1064 @@
+//! Strategic merge patch as kube-apiserver applies it (`StrategicMergeMapPatch` of
+//! k8s.io/apimachinery/pkg/util/strategicpatch, v0.35): maps merge key by key, lists merge by
+//! their `patchMergeKey` where the API types say so, and the directives `$patch`,
+//! `$retainKeys`, `$setElementOrder/<list>` and `$deleteFromPrimitiveList/<list>` are honoured,
+//! including the element ordering rules. Go visits map keys in random order; where that could
+//! matter this visits ordinary keys first, then parallel deletion lists.
+//!
+//! kube-apiserver decodes the merged map into the typed object, which drops unknown keys (every
+//! `$` key) and turns nulls into zero values. The sandbox keeps JSON, so values taken over from
+//! a patch are cleaned the same way here instead.
+
+use serde_json::{Map, Value};
+
+use super::gojson::{fmt_lists, fmt_map, fmt_v, go_type};
+use super::smp_schema::{Schema, Strategy, TypeDef};
+
+const DIRECTIVE_MARKER: &str = "$patch";
+const RETAIN_KEYS: &str = "$retainKeys";
+const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList";
+const SET_ELEMENT_ORDER: &str = "$setElementOrder";
+
+const MAP_TYPE: &str = "map[string]interface {}";
+const SLICE_TYPE: &str = "[]interface {}";
+
+/// How kube-apiserver answers a failure (`interpretStrategicMergePatchError`): the
+/// `mergepatch` format errors are 400s, lists of lists a bare 422, anything else a 500
+/// carrying the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SmpErrorClass {
+    BadRequest,
+    Invalid,
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct SmpError {
+    pub class: SmpErrorClass,
+    pub message: String,
+}
+
+type Ty = Option<&'static TypeDef>;
+type R<T> = Result<T, SmpError>;
+
+fn bad_request(message: &str) -> SmpError {
+    SmpError {
+        class: SmpErrorClass::BadRequest,
+        message: message.to_string(),
+    }
+}
+
+fn internal(message: String) -> SmpError {
+    SmpError {
+        class: SmpErrorClass::Internal,
+        message,
+    }
+}
+
+fn no_merge_key(m: &Map<String, Value>, key: &str) -> SmpError {
+    internal(format!(
+        "map: {} does not contain declared merge key: {key}",
+        fmt_map(m)
+    ))
+}
+
+fn bad_arg_type(expected: &str, actual: &Value) -> SmpError {
+    internal(format!(
+        "expected a {expected}, but received a {}",
+        go_type(actual)
+    ))
+}
+
+/// `%s` of a decoded value, as `ErrBadPatchType` prints the directive.
+fn fmt_s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "%!s(<nil>)".into(),
+        Value::Bool(_) | Value::Number(_) => format!("%!s({}={})", go_type(v), fmt_v(v)),
+        other => fmt_v(other),
+    }
+}
+
+const ERR_RETAIN_KEYS: &str = "invalid patch format of retainKeys";
+const ERR_PRIMITIVE_LIST: &str = "invalid patch format of primitive list";
+const ERR_SET_ORDER: &str = "invalid patch format of setElementOrder list";
+
+/// Applies `patch` to `original` with the struct tags of `root` (and the types below it).
+pub(super) fn apply(
+    schema: Schema,
+    root: Ty,
+    original: Map<String, Value>,
+    patch: Map<String, Value>,
+) -> R<Map<String, Value>> {
+    Merger { schema }.merge_map(original, patch, root)
+}
+
+/// `extractKey`: the list field a `$prefix/field` directive names.
+fn extract_key(s: &str, prefix: &str) -> R<String> {
+    match s.split_once('/') {
+        Some((p, rest)) if p == prefix => Ok(rest.to_string()),
+        _ if prefix == DELETE_FROM_PRIMITIVE_LIST => Err(bad_request(ERR_PRIMITIVE_LIST)),
+        _ => Err(bad_request(ERR_SET_ORDER)),
+    }
+}
+
+struct Merger {
+    schema: Schema,
+}
+
+impl Merger {
+    fn merge_map(
+        &self,
+        mut original: Map<String, Value>,
+        mut patch: Map<String, Value>,
+        ty: Ty,
+    ) -> R<Map<String, Value>> {
+        if let Some(directive) = patch.get(DIRECTIVE_MARKER).cloned() {
+            return handle_directive_in_map(&directive, patch);
+        }
+        apply_retain_keys(&mut original, &mut patch)?;
+        self.merge_set_element_orders(&mut original, &mut patch, ty)?;
+
+        let (deletion_lists, ordinary): (Vec<_>, Vec<_>) = patch
+            .into_iter()
+            .partition(|(k, _)| k.starts_with(DELETE_FROM_PRIMITIVE_LIST));
+        for (key, patch_v) in ordinary.into_iter().chain(deletion_lists) {
+            let (is_delete_list, key) = if key.starts_with(DELETE_FROM_PRIMITIVE_LIST) {
+                (true, extract_key(&key, DELETE_FROM_PRIMITIVE_LIST)?)
+            } else {
+                (false, key)
+            };
+            if patch_v.is_null() {
+                original.remove(&key);
+                continue;
+            }
+            // Unknown to every API type: the typed decode would drop it.
+            if key.starts_with('$') {
+                continue;
+            }
+            let Some(orig_v) = original.get_mut(&key) else {
+                if !is_delete_list {
+                    set_or_remove(&mut original, key, taken_from_patch(patch_v));
+                }
+                continue;
+            };
+            if go_type(orig_v) != go_type(&patch_v) {
+                if !is_delete_list {
+                    set_or_remove(&mut original, key, taken_from_patch(patch_v));
+                }
+                continue;
+            }
+            match (orig_v, patch_v) {
+                (Value::Object(orig_map), Value::Object(patch_map)) => {
+                    let (sub, strategy) = self.schema.field(ty, &key);
+                    let merged = if strategy == Strategy::Replace {
+                        strip_for_decode(Value::Object(patch_map))
+                    } else {
+                        Value::Object(self.merge_map(std::mem::take(orig_map), patch_map, sub)?)
+                    };
+                    original.insert(key, merged);
+                }
+                (Value::Array(orig_list), Value::Array(patch_list)) => {
+                    let (sub, strategy) = self.schema.field(ty, &key);
+                    let merged = self.merge_list_field(
+                        std::mem::take(orig_list),
+                        patch_list,
+                        sub,
+                        strategy,
+                        is_delete_list,
+                        &mut LiveView::detached(),
+                    )?;
+                    original.insert(key, Value::Array(merged));
+                }
+                (_, scalar) => {
+                    let kept = remove_directives(scalar);
+                    set_or_remove(&mut original, key, kept);
+                }
+            }
+        }
+        Ok(original)
+    }
+
+    /// `mergePatchIntoOriginal`: merges each list named by a `$setElementOrder/<list>`
+    /// directive together with that list's patch, then orders it: the directive's order first,
+    /// then the patch's, then the live object's.
+    fn merge_set_element_orders(
+        &self,
+        original: &mut Map<String, Value>,
+        patch: &mut Map<String, Value>,
+        ty: Ty,
+    ) -> R<()> {
+        let directives: Vec<String> = patch
+            .keys()
+            .filter(|k| k.starts_with(SET_ELEMENT_ORDER))
+            .cloned()
+            .collect();
+        for directive in directives {
+            let Some(order_v) = patch.remove(&directive) else {
+                continue;
+            };
+            let Value::Array(order) = order_v else {
+                return Err(bad_arg_type(SLICE_TYPE, &order_v));
+            };
+            let key = extract_key(&directive, SET_ELEMENT_ORDER)?;
+            let orig_list = match original.get(&key) {
+                Some(Value::Array(a)) => Some(a.clone()),
+                Some(other) => return Err(bad_arg_type(SLICE_TYPE, other)),
+                None => None,
+            };
+            let patch_list = match patch.get(&key) {
+                Some(Value::Array(a)) => Some(a.clone()),
+                Some(other) => return Err(bad_arg_type(SLICE_TYPE, other)),
+                None => None,
+            };
+            let (sub, strategy) = self.schema.field(ty, &key);
+            let merge_key = merge_key_of(strategy);
+            validate_patch_with_set_order(patch_list.as_deref().unwrap_or(&[]), &order, merge_key)?;
+
+            let mut live_view = LiveView::new(orig_list.clone().unwrap_or_default());
+            let merged = match (&orig_list, &patch_list) {
+                (Some(o), None) => o.clone(),
+                (None, Some(p)) => match remove_directives(Value::Array(p.clone())) {
+                    Some(Value::Array(items)) => items.into_iter().map(strip_for_decode).collect(),
+                    _ => continue,
+                },
+                (Some(o), Some(p)) => self.merge_list_field(
+                    o.clone(),
+                    p.clone(),
+                    sub,
+                    strategy,
+                    false,
+                    &mut live_view,
+                )?,
+                (None, None) => continue,
+            };
+            let (in_order, server_only) = match merge_key {
+                None => partition_primitives(merged, &order),
+                Some(k) => partition_maps(merged, &order, k)?,
+            };
+            // Go orders by the live list as the merge left it (see `LiveView`).
+            let orig_items = live_view.items.as_slice();
+            let elem_type =
+                slice_element_type(&[orig_items, patch_list.as_deref().unwrap_or(&[])])?;
+            let both = normalize_element_order(
+                in_order,
+                server_only,
+                &order,
+                orig_items,
+                merge_key,
+                elem_type,
+            )?;
+            original.insert(key.clone(), Value::Array(both));
+            patch.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// `mergeSliceHandler`: merge lists and parallel deletion lists merge, every other list is
+    /// replaced by the patch's.
+    fn merge_list_field(
+        &self,
+        original: Vec<Value>,
+        patch: Vec<Value>,
+        elem_ty: Ty,
+        strategy: Strategy,
+        is_delete_list: bool,
+        live_view: &mut LiveView,
+    ) -> R<Vec<Value>> {
+        if matches!(strategy, Strategy::Merge { .. }) || is_delete_list {
+            self.merge_list(
+                original,
+                patch,
+                elem_ty,
+                merge_key_of(strategy),
+                is_delete_list,
+                live_view,
+            )
+        } else {
+            Ok(patch.into_iter().map(strip_for_decode).collect())
+        }
+    }
+
+    /// `mergeSlice`.
+    fn merge_list(
+        &self,
+        original: Vec<Value>,
+        patch: Vec<Value>,
+        elem_ty: Ty,
+        merge_key: Option<&'static str>,
+        is_delete_list: bool,
+        live_view: &mut LiveView,
+    ) -> R<Vec<Value>> {
+        if original.is_empty() && patch.is_empty() {
+            return Ok(original);
+        }
+        let elem_type = slice_element_type(&[&original, &patch])?;
+        let (original, patch, merged) = if elem_type != MAP_TYPE {
+            if is_delete_list {
+                return Ok(original
+                    .into_iter()
+                    .filter(|v| !patch.contains(v))
+                    .collect());
+            }
+            let both: Vec<Value> = original.iter().chain(patch.iter()).cloned().collect();
+            (original, patch, deduplicate_scalars(both))
+        } else {
+            // Only lists of strings are tagged `merge` without a key.
+            let key = merge_key.ok_or_else(|| {
+                internal("cannot merge lists without merge key for string".to_string())
+            })?;
+            let (original, patch) = merge_special_elements(original, patch, key, live_view)?;
+            let merged =
+                self.merge_ordinary_elements(original.clone(), &patch, key, elem_ty, live_view)?;
+            (original, patch, merged)
+        };
+        let (in_patch, server_only) = match merge_key {
+            None => partition_primitives(merged, &patch),
+            Some(k) => partition_maps(merged, &patch, k)?,
+        };
+        normalize_element_order(
+            in_patch,
+            server_only,
+            &patch,
+            &original,
+            merge_key,
+            elem_type,
+        )
+    }
+
+    /// `mergeSliceWithoutSpecialElements`: merges each patch element into the first live
+    /// element with the same key, or appends it.
+    fn merge_ordinary_elements(
+        &self,
+        mut original: Vec<Value>,
+        patch: &[Value],
+        key: &str,
+        elem_ty: Ty,
+        live_view: &mut LiveView,
+    ) -> R<Vec<Value>> {
+        for v in patch {
+            let Value::Object(m) = v else {
+                return Err(bad_arg_type(MAP_TYPE, v));
+            };
+            let Some(key_value) = m.get(key) else {
+                return Err(no_merge_key(m, key));
+            };
+            match find_map_with_key(&original, key, key_value)? {
+                Some(i) => {
+                    let live = match std::mem::take(&mut original[i]) {
+                        Value::Object(live) => live,
+                        _ => Map::new(),
+                    };
+                    original[i] = Value::Object(self.merge_map(live, m.clone(), elem_ty)?);
+                }
+                None => {
+                    let v = strip_for_decode(v.clone());
+                    live_view.push(&v);
+                    original.push(v);
+                }
+            }
+        }
+        Ok(original)
+    }
+}
+
+/// The live list as Go's `mergePatchIntoOriginal` still sees it after merging. Go deletes list
+/// elements by shifting the rest down within the same array and appends into the space that
+/// frees, so its view of the live list (the full original length) shows those writes. It uses
+/// that view to order the result: kubectl's "remove one element, add another" depends on it.
+/// Appends beyond the original length never show, whatever the array's capacity.
+struct LiveView {
+    items: Vec<Value>,
+    len: usize,
+    detached: bool,
+}
+
+impl LiveView {
+    fn new(items: Vec<Value>) -> Self {
+        let len = items.len();
+        LiveView {
+            items,
+            len,
+            detached: false,
+        }
+    }
+
+    /// For merges nobody orders afterwards.
+    fn detached() -> Self {
+        LiveView {
+            items: Vec::new(),
+            len: 0,
+            detached: true,
+        }
+    }
+
+    fn remove(&mut self, i: usize) {
+        if self.detached || i >= self.len {
+            return;
+        }
+        self.items[i..self.len].rotate_left(1);
+        // The element past the new end keeps its old value in Go's array.
+        if let (Some(last), Some(moved)) = (self.len.checked_sub(1), self.len.checked_sub(2))
+            && moved >= i
+        {
+            self.items[last] = self.items[moved].clone();
+        }
+        self.len -= 1;
+    }
+
+    fn push(&mut self, v: &Value) {
+        if self.detached {
+            return;
+        }
+        if self.len < self.items.len() {
+            self.items[self.len] = v.clone();
+            self.len += 1;
+        } else {
+            self.detached = true;
+        }
+    }
+
+    fn detach(&mut self) {
+        self.detached = true;
+    }
+}
+
+fn merge_key_of(strategy: Strategy) -> Option<&'static str> {
+    match strategy {
+        Strategy::Merge { key } => key,
+        _ => None,
+    }
+}
+
+fn set_or_remove(map: &mut Map<String, Value>, key: String, value: Option<Value>) {
+    match value {
+        Some(v) => {
+            map.insert(key, v);
+        }
+        None => {
+            map.remove(&key);
+        }
+    }
+}
+
+/// `handleDirectiveInMergeMap`: `$patch: replace` keeps the patch as it is, `$patch: delete`
+/// empties the map, anything else (`merge` included) is an error.
+fn handle_directive_in_map(
+    directive: &Value,
+    mut patch: Map<String, Value>,
+) -> R<Map<String, Value>> {
+    match directive.as_str() {
+        Some("replace") => {
+            patch.remove(DIRECTIVE_MARKER);
+            match strip_for_decode(Value::Object(patch)) {
+                Value::Object(m) => Ok(m),
+                _ => Ok(Map::new()),
+            }
+        }
+        Some("delete") => Ok(Map::new()),
+        _ => Err(internal(format!(
+            "unknown patch type: {} in map: {}",
+            fmt_s(directive),
+            fmt_map(&patch)
+        ))),
+    }
+}
+
+/// `applyRetainKeysDirective`: drops live keys the list does not name; every key the patch
+/// sets must be named.
+fn apply_retain_keys(original: &mut Map<String, Value>, patch: &mut Map<String, Value>) -> R<()> {
+    let Some(retain) = patch.remove(RETAIN_KEYS) else {
+        return Ok(());
+    };
+    let Value::Array(retain) = retain else {
+        return Err(bad_request(ERR_RETAIN_KEYS));
+    };
+    let named = |k: &str| retain.iter().any(|v| v.as_str() == Some(k));
+    for (k, v) in patch.iter() {
+        if v.is_null()
+            || k.starts_with(DELETE_FROM_PRIMITIVE_LIST)
+            || k.starts_with(SET_ELEMENT_ORDER)
+        {
+            continue;
+        }
+        if !named(k) {
+            return Err(bad_request(ERR_RETAIN_KEYS));
+        }
+    }
+    original.retain(|k, _| named(k));
+    Ok(())
+}
+
+/// `validatePatchWithSetOrderList`: the patch's elements must appear in the directive, in the
+/// same relative order (deletions and other directive elements aside).
+fn validate_patch_with_set_order(
+    patch_list: &[Value],
+    order: &[Value],
+    merge_key: Option<&str>,
+) -> R<()> {
+    if order.is_empty() || patch_list.is_empty() {
+        return Ok(());
+    }
+    let non_delete = match merge_key {
+        Some(_) => extract_to_delete_items(patch_list.to_vec())?.0,
+        None => patch_list.to_vec(),
+    };
+    let (mut pi, mut oi) = (0, 0);
+    while pi < non_delete.len() && oi < order.len() {
+        if non_delete[pi]
+            .as_object()
+            .is_some_and(|m| m.contains_key(DIRECTIVE_MARKER))
+        {
+            pi += 1;
+            continue;
+        }
+        if merge_key_value_equal(&non_delete[pi], &order[oi], merge_key)? {
+            pi += 1;
+        }
+        oi += 1;
+    }
+    if pi < non_delete.len() && oi >= order.len() {
+        return Err(internal(format!(
+            "The order in patch list:\n{}\n doesn't match {SET_ELEMENT_ORDER} list:\n{}\n",
+            fmt_v(&Value::Array(patch_list.to_vec())),
+            fmt_v(&Value::Array(order.to_vec())),
+        )));
+    }
+    Ok(())
+}
+
+fn merge_key_value_equal(left: &Value, right: &Value, merge_key: Option<&str>) -> R<bool> {
+    let Some(key) = merge_key else {
+        return Ok(left == right);
+    };
+    let Value::Object(l) = left else {
+        return Err(bad_arg_type(MAP_TYPE, left));
+    };
+    let Value::Object(r) = right else {
+        return Err(bad_arg_type(MAP_TYPE, right));
+    };
+    let lv = l.get(key).ok_or_else(|| no_merge_key(l, key))?;
+    let rv = r.get(key).ok_or_else(|| no_merge_key(r, key))?;
+    Ok(lv == rv)
+}
+
+/// `mergeSliceWithSpecialElements`: applies `$patch: delete` elements to the live list and
+/// `$patch: replace` to the whole list; returns the live list and the remaining patch.
+fn merge_special_elements(
+    mut original: Vec<Value>,
+    patch: Vec<Value>,
+    key: &str,
+    live_view: &mut LiveView,
+) -> R<(Vec<Value>, Vec<Value>)> {
+    let mut ordinary = Vec::with_capacity(patch.len());
+    let mut replace = false;
+    for v in patch {
+        let Some(directive) = v.as_object().and_then(|m| m.get(DIRECTIVE_MARKER)) else {
+            ordinary.push(v);
+            continue;
+        };
+        match directive.as_str() {
+            Some("delete") => {
+                let m = v.as_object().cloned().unwrap_or_default();
+                let key_value = m.get(key).ok_or_else(|| no_merge_key(&m, key))?;
+                while let Some(i) = find_map_with_key(&original, key, key_value)? {
+                    original.remove(i);
+                    live_view.remove(i);
+                }
+            }
+            // Later elements are still scanned so their directives are dropped too.
+            Some("replace") => replace = true,
+            Some("merge") => {
+                return Err(internal(
+                    "merging lists cannot yet be specified in the patch".to_string(),
+                ));
+            }
+            _ => {
+                let m = v.as_object().cloned().unwrap_or_default();
+                return Err(internal(format!(
+                    "unknown patch type: {} in map: {}",
+                    fmt_s(directive),
+                    fmt_map(&m)
+                )));
+            }
+        }
+    }
+    if replace {
+        live_view.detach();
+        return Ok((
+            ordinary.into_iter().map(strip_for_decode).collect(),
+            Vec::new(),
+        ));
+    }
+    Ok((original, ordinary))
+}
+
+/// `findMapInSliceBasedOnKeyValue`: the first element whose `key` equals `value`.
+fn find_map_with_key(list: &[Value], key: &str, value: &Value) -> R<Option<usize>> {
+    for (i, v) in list.iter().enumerate() {
+        let Value::Object(m) = v else {
+            return Err(internal(format!("value for key {i} is not a map")));
+        };
+        if m.get(key) == Some(value) {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
+fn partition_primitives(list: Vec<Value>, by: &[Value]) -> (Vec<Value>, Vec<Value>) {
+    list.into_iter().partition(|v| by.contains(v))
+}
+
+fn partition_maps(list: Vec<Value>, by: &[Value], key: &str) -> R<(Vec<Value>, Vec<Value>)> {
+    let mut in_by = Vec::with_capacity(list.len());
+    let mut rest = Vec::with_capacity(list.len());
+    for v in list {
+        let Value::Object(m) = &v else {
+            return Err(bad_arg_type(MAP_TYPE, &v));
+        };
+        let key_value = m.get(key).ok_or_else(|| no_merge_key(m, key))?;
+        if find_map_with_key(by, key, key_value)?.is_some() {
+            in_by.push(v);
+        } else {
+            rest.push(v);
+        }
+    }
+    Ok((in_by, rest))
+}
+
+/// `normalizeElementOrder`: sorts the patch's elements by `patch_order` and the live-only
+/// ones by `server_order`, then interleaves them.
+fn normalize_element_order(
+    patch: Vec<Value>,
+    server_only: Vec<Value>,
+    patch_order: &[Value],
+    server_order: &[Value],
+    merge_key: Option<&str>,
+    elem_type: &str,
+) -> R<Vec<Value>> {
+    let patch = normalize_list_order(patch, patch_order, merge_key, elem_type)?;
+    let server_only = normalize_list_order(server_only, server_order, merge_key, elem_type)?;
+    Ok(merge_sorted(
+        server_only,
+        patch,
+        server_order,
+        merge_key,
+        elem_type == MAP_TYPE,
+    ))
+}
+
+/// `normalizeSliceOrder`. Go sorts with `sort.SliceStable` and a comparison that is not a
+/// strict order when an element is missing from `order` ("less" is then always true); the
+/// insertion sort here does what Go's does for lists of up to 20 elements, which covers
+/// every real list; longer lists only differ in such inconsistent cases.
+fn normalize_list_order(
+    to_sort: Vec<Value>,
+    order: &[Value],
+    merge_key: Option<&str>,
+    elem_type: &str,
+) -> R<Vec<Value>> {
+    let is_map = elem_type == MAP_TYPE;
+    let (mut to_sort, to_delete) = if is_map {
+        let key = merge_key.unwrap_or("");
+        for item in to_sort.iter().chain(order) {
+            let Value::Object(m) = item else {
+                return Err(bad_arg_type(MAP_TYPE, item));
+            };
+            if !m.contains_key(key) {
+                return Err(no_merge_key(m, key));
+            }
+        }
+        extract_to_delete_items(to_sort)?
+    } else {
+        (to_sort, Vec::new())
+    };
+    let less = |a: &Value, b: &Value| match (
+        index_of(order, a, merge_key, is_map),
+        index_of(order, b, merge_key, is_map),
+    ) {
+        (Some(i), Some(j)) => i < j,
+        _ => true,
+    };
+    for i in 1..to_sort.len() {
+        let mut j = i;
+        while j > 0 && less(&to_sort[j], &to_sort[j - 1]) {
+            to_sort.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    to_sort.extend(to_delete);
+    Ok(to_sort)
+}
+
+/// `extractToDeleteItems`: splits off the `$patch: delete` elements.
+fn extract_to_delete_items(list: Vec<Value>) -> R<(Vec<Value>, Vec<Value>)> {
+    let mut keep = Vec::with_capacity(list.len());
+    let mut delete = Vec::new();
+    for v in list {
+        let Value::Object(m) = &v else {
+            return Err(bad_arg_type(MAP_TYPE, &v));
+        };
+        if m.get(DIRECTIVE_MARKER).and_then(Value::as_str) == Some("delete") {
+            delete.push(v);
+        } else {
+            keep.push(v);
+        }
+    }
+    Ok((keep, delete))
+}
+
+/// `index`: where `item` sits in `list`, comparing merge key values for maps (a missing key
+/// compares equal to another missing key, as Go's nil interfaces do).
+fn index_of(list: &[Value], item: &Value, merge_key: Option<&str>, is_map: bool) -> Option<usize> {
+    let ident = |v: &Value| -> Option<Value> {
+        if is_map {
+            v.as_object()
+                .and_then(|m| m.get(merge_key.unwrap_or("")))
+                .filter(|k| !k.is_null())
+                .cloned()
+        } else {
+            Some(v.clone())
+        }
+    };
+    let wanted = ident(item);
+    list.iter().position(|v| ident(v) == wanted)
+}
+
+/// `mergeSortedSlice`: inserts the live-only elements (`left`) among the patch's (`right`),
+/// keeping both relative orders and using the live order to decide between them.
+fn merge_sorted(
+    left: Vec<Value>,
+    right: Vec<Value>,
+    server_order: &[Value],
+    merge_key: Option<&str>,
+    is_map: bool,
+) -> Vec<Value> {
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let mut left = left.into_iter().peekable();
+    let mut right = right.into_iter().peekable();
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => matches!(
+                (
+                    index_of(server_order, l, merge_key, is_map),
+                    index_of(server_order, r, merge_key, is_map),
+                ),
+                (Some(li), Some(ri)) if li < ri
+            ),
+        };
+        let next = if take_left { left.next() } else { right.next() };
+        if let Some(v) = next {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// `sliceElementType`: the Go type all elements share.
+fn slice_element_type(lists: &[&[Value]]) -> R<&'static str> {
+    let mut found: Option<&'static str> = None;
+    for v in lists.iter().flat_map(|l| l.iter()) {
+        let t = go_type(v);
+        match found {
+            None if t == SLICE_TYPE => {
+                return Err(SmpError {
+                    class: SmpErrorClass::Invalid,
+                    message: "lists of lists are not supported".to_string(),
+                });
+            }
+            None => found = Some(t),
+            Some(prev) if prev != t => {
+                return Err(internal(format!(
+                    "list element types are not identical: {}",
+                    fmt_lists(lists)
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    found.ok_or_else(|| internal("no elements in any of the given slices".to_string()))
+}
+
+/// `deduplicateScalars`, which moves the last element into each duplicate's place.
+fn deduplicate_scalars(mut s: Vec<Value>) -> Vec<Value> {
+    let mut i = 0;
+    while i + 1 < s.len() {
+        let mut j = i + 1;
+        while j < s.len() {
+            if s[i] == s[j] {
+                let last = s.len() - 1;
+                s.swap(j, last);
+                s.truncate(last);
+            } else {
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+    s
+}
+
+/// A value the merge takes from the patch where the live object has none: nulls dropped
+/// (`discardNullValuesFromPatch`), maps carrying a `$patch` directive dropped
+/// (`removeDirectives`), then cleaned as the typed decode would.
+fn taken_from_patch(mut v: Value) -> Option<Value> {
+    discard_nulls(&mut v);
+    remove_directives(v).map(strip_for_decode)
+}
+
+fn discard_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(discard_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(discard_nulls),
+        _ => {}
+    }
+}
+
+/// `removeDirectives`: `None` when the value is a map with a `$patch` directive.
+fn remove_directives(v: Value) -> Option<Value> {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key(DIRECTIVE_MARKER) {
+                return None;
+            }
+            Some(Value::Object(
+                m.into_iter()
+                    .filter_map(|(k, v)| remove_directives(v).map(|v| (k, v)))
+                    .collect(),
+            ))
+        }
+        Value::Array(a) => Some(Value::Array(
+            a.into_iter().filter_map(remove_directives).collect(),
+        )),
+        other => Some(other),
+    }
+}
+
+/// What the typed decode leaves of a map: no `$` keys (no API field starts with one) and no
+/// null fields.
+fn strip_for_decode(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(k, v)| !k.starts_with('$') && !v.is_null())
+                .map(|(k, v)| (k, strip_for_decode(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(strip_for_decode).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::smp_schema::Field;
+    use super::*;
+    use serde_json::json;
+
+    /// A small schema: `items` merge by `name` (elements of type `Item`), `tags` merge as a
+    /// set, `fixed` is replaced, `list` is an ordinary (replaced) list.
+    static TYPES: &[TypeDef] = &[
+        TypeDef {
+            name: "Root",
+            fields: &[
+                Field {
+                    json: "items",
+                    ty: Some("Item"),
+                    strategy: Strategy::Merge { key: Some("name") },
+                },
+                Field {
+                    json: "tags",
+                    ty: None,
+                    strategy: Strategy::Merge { key: None },
+                },
+                Field {
+                    json: "fixed",
+                    ty: None,
+                    strategy: Strategy::Replace,
+                },
+            ],
+        },
+        TypeDef {
+            name: "Item",
+            fields: &[Field {
+                json: "tags",
+                ty: None,
+                strategy: Strategy::Merge { key: None },
+            }],
+        },
+    ];
+
+    fn run(original: Value, patch: Value) -> R<Value> {
+        let schema = Schema::new(TYPES);
+        let root = schema.type_named("Root");
+        let (Value::Object(o), Value::Object(p)) = (original, patch) else {
+            panic!("objects expected");
+        };
+        apply(schema, root, o, p).map(Value::Object)
+    }
+
+    fn names(v: &Value) -> Vec<String> {
+        v["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| i["name"].as_str().unwrap_or("?").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn maps_merge_nulls_delete_and_replace_strategy_replaces() {
+        let out = run(
+            json!({"a": {"x": 1, "y": 2}, "fixed": {"p": 1, "q": 2}, "list": [1, 2]}),
+            json!({"a": {"y": null, "z": 3}, "fixed": {"r": 3}, "list": [3], "new": {"k": null, "v": 1}}),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({"a": {"x": 1, "z": 3}, "fixed": {"r": 3}, "list": [3], "new": {"v": 1}})
+        );
+    }
+
+    #[test]
+    fn merge_lists_by_key_and_as_sets() {
+        let out = run(
+            json!({"items": [{"name": "a", "v": 1, "tags": ["x"]}, {"name": "b"}], "tags": ["p", "q"]}),
+            json!({"items": [{"name": "a", "v": 2, "tags": ["y"]}, {"name": "c"}], "tags": ["q", "r"]}),
+        )
+        .unwrap();
+        // "c" is unknown to the live order, so it is placed before the live-only "b".
+        assert_eq!(names(&out), ["a", "c", "b"]);
+        assert_eq!(
+            out["items"][0],
+            json!({"name": "a", "v": 2, "tags": ["y", "x"]})
+        );
+        assert_eq!(out["tags"], json!(["p", "q", "r"]));
+    }
+
+    #[test]
+    fn list_directives() {
+        let live = json!({"items": [{"name": "a"}, {"name": "b"}, {"name": "a", "dup": true}]});
+        // Deletion removes every element with the key.
+        let out = run(
+            live.clone(),
+            json!({"items": [{"name": "a", "$patch": "delete"}]}),
+        )
+        .unwrap();
+        assert_eq!(names(&out), ["b"]);
+        let out = run(
+            live.clone(),
+            json!({"items": [{"name": "z", "v": {"k": null}}, {"$patch": "replace"}]}),
+        )
+        .unwrap();
+        assert_eq!(out["items"], json!([{"name": "z", "v": {}}]));
+        let err = run(
+            live.clone(),
+            json!({"items": [{"name": "a", "$patch": "merge"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(err.class, SmpErrorClass::Internal);
+        let err = run(live, json!({"items": [{"name": "a", "$patch": "drop"}]})).unwrap_err();
+        assert_eq!(
+            err.message,
+            "unknown patch type: drop in map: map[$patch:drop name:a]"
+        );
+    }
+
+    #[test]
+    fn primitive_deletion_lists() {
+        let out = run(
+            json!({"tags": ["a", "b", "c"]}),
+            json!({"$deleteFromPrimitiveList/tags": ["b", "z"]}),
+        )
+        .unwrap();
+        assert_eq!(out["tags"], json!(["a", "c"]));
+        // A deletion list for a list the object lacks changes nothing.
+        let out = run(json!({}), json!({"$deleteFromPrimitiveList/tags": ["b"]})).unwrap();
+        assert_eq!(out, json!({}));
+        let err = run(json!({}), json!({"$deleteFromPrimitiveListtags": ["b"]})).unwrap_err();
+        assert_eq!(
+            (err.class, err.message.as_str()),
+            (
+                SmpErrorClass::BadRequest,
+                "invalid patch format of primitive list"
+            )
+        );
+    }
+
+    #[test]
+    fn set_element_order_orders_the_merged_list() {
+        let live = json!({"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]});
+        let out = run(
+            live.clone(),
+            json!({"$setElementOrder/items": [{"name": "c"}, {"name": "a"}, {"name": "b"}]}),
+        )
+        .unwrap();
+        assert_eq!(names(&out), ["c", "a", "b"]);
+        // Elements only the live object has keep their place relative to the others.
+        let out = run(
+            live.clone(),
+            json!({"$setElementOrder/items": [{"name": "c"}, {"name": "d"}], "items": [{"name": "d"}]}),
+        )
+        .unwrap();
+        assert_eq!(names(&out), ["a", "b", "c", "d"]);
+        // Go orders by its live array after deletions shifted it: "remove b, add d after c".
+        let out = run(
+            json!({"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}),
+            json!({"$setElementOrder/items": [{"name": "a"}, {"name": "c"}, {"name": "d"}],
+                   "items": [{"name": "d"}, {"name": "b", "$patch": "delete"}]}),
+        )
+        .unwrap();
+        assert_eq!(names(&out), ["a", "c", "d"]);
+        let out = run(
+            json!({"tags": ["x", "y"]}),
+            json!({"$setElementOrder/tags": ["z", "y", "x"], "tags": ["z"]}),
+        )
+        .unwrap();
+        assert_eq!(out["tags"], json!(["z", "y", "x"]));
+    }
+
+    #[test]
+    fn retain_keys_clears_unlisted_fields() {
+        let out = run(
+            json!({"a": {"type": "x", "one": {"k": 1}, "two": 2}}),
+            json!({"a": {"$retainKeys": ["type", "one"], "type": "y"}}),
+        )
+        .unwrap();
+        assert_eq!(out, json!({"a": {"type": "y", "one": {"k": 1}}}));
+        let err = run(json!({"a": {}}), json!({"a": {"$retainKeys": "type"}})).unwrap_err();
+        assert_eq!(err.class, SmpErrorClass::BadRequest);
+    }
+
+    #[test]
+    fn map_directives_and_type_changes() {
+        let out = run(
+            json!({"a": {"x": 1}, "b": {"y": 2}, "c": [1], "d": "s"}),
+            json!({"a": {"$patch": "delete"}, "b": {"$patch": "replace", "z": 3, "$retainKeys": ["z"]},
+                   "c": {"now": "map"}, "d": {"$patch": "delete"}}),
+        )
+        .unwrap();
+        // `d` changes type; a directive map taken over whole is dropped.
+        assert_eq!(out, json!({"a": {}, "b": {"z": 3}, "c": {"now": "map"}}));
+    }
+
+    #[test]
+    fn scalar_deduplication_moves_the_last_element() {
+        assert_eq!(
+            deduplicate_scalars(vec![json!(1), json!(2), json!(1), json!(3)]),
+            vec![json!(1), json!(2), json!(3)]
+        );
+        assert_eq!(
+            deduplicate_scalars(vec![json!("a"), json!("a"), json!("b"), json!("c")]),
+            vec![json!("a"), json!("c"), json!("b")]
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The shared state of one running sandbox: the store, the served types and the node.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use crate::kubelet::Kubelet;
+use crate::registry::{ResourceType, builtin_types};
+use crate::schema::CompiledSchema;
+use crate::store::Store;
+
+/// The served resource types, with the prepared schema of each custom one.
+pub struct Registry {
+    inner: RwLock<RegistryInner>,
+}
+
+struct RegistryInner {
+    types: Vec<Arc<ResourceType>>,
+    schemas: HashMap<(String, String), Arc<CompiledSchema>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            inner: RwLock::new(RegistryInner {
+                types: builtin_types().into_iter().map(Arc::new).collect(),
+                schemas: HashMap::new(),
+            }),
+        }
+    }
+}
+
+impl Registry {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, RegistryInner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, RegistryInner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// All served types, for discovery and OpenAPI.
+    pub fn types(&self) -> Vec<ResourceType> {
+        self.read().types.iter().map(|t| (**t).clone()).collect()
+    }
+
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceType>> {
+        self.read()
+            .types
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+            .cloned()
+    }
+
+    /// The type of a group + plural, whatever its version (one per resource here).
+    pub fn find_resource(&self, group: &str, plural: &str) -> Option<Arc<ResourceType>> {
+        self.read()
+            .types
+            .iter()
+            .find(|t| t.group == group && t.plural == plural)
+            .cloned()
+    }
+
+    pub fn find_kind(&self, group: &str, kind: &str) -> Option<Arc<ResourceType>> {
+        self.read()
+            .types
+            .iter()
+            .find(|t| t.group == group && t.kind == kind)
+            .cloned()
+    }
+
+    pub fn schema(&self, group: &str, plural: &str) -> Option<Arc<CompiledSchema>> {
+        self.read()
+            .schemas
+            .get(&(group.to_string(), plural.to_string()))
+            .cloned()
+    }
+
+    /// Serves (or re-serves) a custom type.
+    pub fn register(&self, rt: ResourceType, schema: Option<CompiledSchema>) {
+        let mut inner = self.write();
+        let id = (rt.group.clone(), rt.plural.clone());
+        inner
+            .types
+            .retain(|t| !(t.group == rt.group && t.plural == rt.plural));
+        inner.types.push(Arc::new(rt));
+        match schema {
+            Some(s) => inner.schemas.insert(id, Arc::new(s)),
+            None => inner.schemas.remove(&id),
+        };
+    }
+
+    pub fn unregister(&self, group: &str, plural: &str) {
+        let mut inner = self.write();
+        inner
+            .types
+            .retain(|t| !(t.group == group && t.plural == plural && t.is_custom()));
+        inner
+            .schemas
+            .remove(&(group.to_string(), plural.to_string()));
+    }
+}
+
+/// Everything a request handler or an internal controller needs.
+pub struct State {
+    pub store: Store,
+    pub registry: Registry,
+    pub kubelet: OnceLock<Kubelet>,
+    pub admin_token: String,
+    pub node_name: String,
+    pub lists: crate::list::Snapshots,
+}
+
+impl State {
+    pub fn new(history_limit: usize, admin_token: String) -> Self {
+        State {
+            store: Store::new(history_limit),
+            registry: Registry::default(),
+            kubelet: OnceLock::new(),
+            admin_token,
+            node_name: "sandbox".into(),
+            lists: Default::default(),
+        }
+    }
+}

@@ -1,0 +1,849 @@
+//! The Table convertor of custom resources (apiextensions-apiserver `tableconvertor.go`):
+//! `Name`, then one column per `additionalPrinterColumns` entry (or `Age` when the CRD
+//! declares none), each cell read with a JSONPath.
+//!
+//! Column paths use client-go's JSONPath dialect (`.status.phase`, `.items[0].name`,
+//! `.conditions[?(@.type=="Ready")].status`, `.metadata.labels.app\.kubernetes\.io/name`).
+//! They are parsed the way client-go parses them and rewritten into RFC 9535 for the
+//! `jsonpath-rust` evaluator. Only the first match becomes the cell, as upstream.
+
+use chrono::{DateTime, Utc};
+use jsonpath_rust::parser::model::JpQuery;
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use serde_json::Value;
+
+use super::{CREATION_TIMESTAMP_DOC, ColumnDef, Row, go_html_escape, human_duration, name_of};
+use crate::registry::PrinterColumn;
+
+pub(super) struct Convertor {
+    pub(super) columns: Vec<ColumnDef>,
+    /// One per column after `Name`; `None` when the path parses (so the column exists) but
+    /// cannot be evaluated, which leaves its cells empty.
+    paths: Vec<Option<JpQuery>>,
+}
+
+impl Convertor {
+    pub(super) fn new(printer_columns: &[PrinterColumn]) -> Self {
+        let age;
+        let printer_columns = if printer_columns.is_empty() {
+            age = [PrinterColumn {
+                name: "Age".into(),
+                type_: "date".into(),
+                format: String::new(),
+                description: CREATION_TIMESTAMP_DOC.into(),
+                priority: 0,
+                json_path: ".metadata.creationTimestamp".into(),
+            }];
+            &age[..]
+        } else {
+            printer_columns
+        };
+        let mut columns = vec![ColumnDef::name_column()];
+        let mut paths = Vec::new();
+        for col in printer_columns {
+            // Upstream stops at the first path it cannot parse and serves the columns so far.
+            let Ok(rfc) = translate(&col.json_path) else {
+                break;
+            };
+            paths.push(rfc.and_then(|p| parse_json_path(&p).ok()));
+            let description = if col.description.is_empty() {
+                format!(
+                    "Custom resource definition column (in JSONPath format): {}",
+                    col.json_path
+                )
+            } else {
+                col.description.clone()
+            };
+            columns.push(ColumnDef {
+                name: col.name.clone(),
+                type_: col.type_.clone(),
+                format: col.format.clone(),
+                description,
+                priority: col.priority,
+            });
+        }
+        Convertor { columns, paths }
+    }
+
+    pub(super) fn row(&self, obj: &Value, now: DateTime<Utc>) -> Row {
+        let mut cells = vec![Value::from(name_of(obj))];
+        for (path, column) in self.paths.iter().zip(&self.columns[1..]) {
+            let first = path
+                .as_ref()
+                .and_then(|p| js_path_process(p, obj).ok())
+                .and_then(|found| found.into_iter().next().map(|r| r.val));
+            cells.push(match first {
+                None => Value::Null,
+                Some(value) if column.type_ == "string" => Value::String(go_print(value)),
+                Some(value) => cell_for_json_value(&column.type_, value, now),
+            });
+        }
+        Row::cells(cells)
+    }
+}
+
+/// `cellForJSONValue` for the non-string column types: the value keeps its JSON type when
+/// it fits the column, and is empty otherwise.
+fn cell_for_json_value(type_: &str, value: &Value, now: DateTime<Utc>) -> Value {
+    match (type_, value) {
+        ("integer", Value::Number(n)) => match n.as_i64() {
+            Some(i) => i.into(),
+            // Go truncates a float64 to int64.
+            None => n
+                .as_f64()
+                .map(|f| Value::from(f as i64))
+                .unwrap_or(Value::Null),
+        },
+        ("number", Value::Number(n)) => n.as_f64().map(go_float_cell).unwrap_or(Value::Null),
+        ("boolean", Value::Bool(b)) => Value::Bool(*b),
+        ("date", Value::String(s)) => Value::String(date_cell(s, now)),
+        _ => Value::Null,
+    }
+}
+
+/// A float as Go's encoding/json writes it: whole numbers without a fraction.
+fn go_float_cell(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        Value::from(f)
+    }
+}
+
+/// A `date` column: the age of an RFC 3339 timestamp (`metav1.Time.UnmarshalQueryParameter`
+/// then `ConvertToHumanReadableDateType`).
+fn date_cell(s: &str, now: DateTime<Utc>) -> String {
+    if s.is_empty() || s == "null" {
+        return "<unknown>".into();
+    }
+    match DateTime::parse_from_rfc3339(s) {
+        Ok(t) if t.timestamp() == super::ZERO_TIME_UNIX => "<unknown>".into(),
+        Ok(t) => human_duration(now - t.with_timezone(&Utc)),
+        Err(_) => "<invalid>".into(),
+    }
+}
+
+/// How client-go's `JSONPath.PrintResults` writes one value: objects and arrays as Go JSON,
+/// JSON null as `<no value>`, everything else as Go's `fmt.Print`.
+fn go_print(value: &Value) -> String {
+    match value {
+        Value::Null => "<no value>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => go_format_g(n.as_f64().unwrap_or_default()),
+        },
+        Value::Array(_) | Value::Object(_) => go_json(value),
+    }
+}
+
+/// Go's `json.Marshal` of a decoded JSON value: sorted keys, HTML-escaped strings, Go's
+/// float spelling.
+fn go_json(value: &Value) -> String {
+    match value {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => go_json_float(n.as_f64().unwrap_or_default()),
+        },
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(go_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let items: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}:{}",
+                        go_html_escape(&Value::from(k.as_str()).to_string()),
+                        go_json(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", items.join(","))
+        }
+        other => go_html_escape(&other.to_string()),
+    }
+}
+
+/// Shortest decimal digits and decimal-point position of `f` (`f = 0.d1d2... × 10^dp`).
+fn shortest_digits(f: f64) -> (bool, String, i32) {
+    // `{:e}` prints the shortest round-tripping digits, e.g. "-1.2345e6".
+    let text = format!("{f:e}");
+    let (neg, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.as_str()),
+    };
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    (neg, digits, exp.parse::<i32>().unwrap_or(0) + 1)
+}
+
+/// Go's `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`).
+fn go_format_g(f: f64) -> String {
+    let (neg, digits, dp) = shortest_digits(f);
+    // With the shortest digits Go switches to exponent form from 1e+06 on.
+    let exp = dp - 1;
+    let body = if !(-4..6).contains(&exp) {
+        go_exponent_form(&digits, exp)
+    } else {
+        go_fixed_form(&digits, dp)
+    };
+    if neg { format!("-{body}") } else { body }
+}
+
+/// Go's encoding/json spelling of a float64: fixed notation unless very small or large.
+fn go_json_float(f: f64) -> String {
+    let abs = f.abs();
+    let (neg, digits, dp) = shortest_digits(f);
+    let body = if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Go shortens a one-digit negative exponent: 1e-07 becomes 1e-7.
+        go_exponent_form(&digits, dp - 1).replace("e-0", "e-")
+    } else {
+        go_fixed_form(&digits, dp)
+    };
+    if neg { format!("-{body}") } else { body }
+}
+
+fn go_exponent_form(digits: &str, exp: i32) -> String {
+    let (first, rest) = digits.split_at(1);
+    let sign = if exp < 0 { '-' } else { '+' };
+    let mantissa = if rest.is_empty() {
+        first.to_string()
+    } else {
+        format!("{first}.{rest}")
+    };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
+}
+
+fn go_fixed_form(digits: &str, dp: i32) -> String {
+    let nd = digits.len() as i32;
+    if dp <= 0 {
+        format!("0.{}{digits}", "0".repeat((-dp) as usize))
+    } else if dp >= nd {
+        format!("{digits}{}", "0".repeat((dp - nd) as usize))
+    } else {
+        let (int, frac) = digits.split_at(dp as usize);
+        format!("{int}.{frac}")
+    }
+}
+
+/// A parsed client-go JSONPath node.
+#[derive(Clone, Debug, PartialEq)]
+enum Node {
+    Field(String),
+    Wildcard,
+    Recursive,
+    /// `[i]` (an index) or `[a:b:c]` (a slice), already in RFC 9535 selector form.
+    Array(String),
+    Union(Vec<Vec<Node>>),
+    Filter {
+        left: Vec<Node>,
+        op: String,
+        right: Vec<Node>,
+    },
+    Exists(Vec<Node>),
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// Parses, but fails whenever evaluated: `range`, `end`, an unknown word, a step <= 0.
+    Unusable,
+}
+
+/// Parses a CRD column path as client-go does (`jsonpath.Parse("{" + path + "}")`).
+/// `Err` when client-go would reject it; `Ok(None)` when it parses but cannot be evaluated
+/// as a path here; otherwise the equivalent RFC 9535 query.
+fn translate(path: &str) -> Result<Option<String>, ()> {
+    let nodes = parse_action(path, true)?;
+    let mut out = String::from("$");
+    Ok(emit_path(&nodes, &mut out).map(|()| out))
+}
+
+fn emit_path(nodes: &[Node], out: &mut String) -> Option<()> {
+    let mut pending_recursive = false;
+    for node in nodes {
+        match node {
+            Node::Recursive => {
+                out.push_str("..");
+                pending_recursive = true;
+                continue;
+            }
+            Node::Field(name) => {
+                out.push('[');
+                out.push_str(&Value::from(name.as_str()).to_string());
+                out.push(']');
+            }
+            Node::Wildcard => out.push_str("[*]"),
+            Node::Array(selector) => {
+                out.push('[');
+                out.push_str(selector);
+                out.push(']');
+            }
+            Node::Union(members) => {
+                let mut selectors = Vec::new();
+                for member in members {
+                    match member.as_slice() {
+                        [Node::Field(name)] => {
+                            selectors.push(Value::from(name.as_str()).to_string())
+                        }
+                        [Node::Array(selector)] => selectors.push(selector.clone()),
+                        _ => return None,
+                    }
+                }
+                out.push('[');
+                out.push_str(&selectors.join(","));
+                out.push(']');
+            }
+            Node::Exists(left) => {
+                out.push_str("[?(");
+                out.push_str(&emit_comparable(left)?);
+                out.push_str(")]");
+            }
+            Node::Filter { left, op, right } => {
+                if !matches!(op.as_str(), "==" | "!=" | "<" | ">" | "<=" | ">=") {
+                    return None;
+                }
+                out.push_str(&format!(
+                    "[?({} {op} {})]",
+                    emit_comparable(left)?,
+                    emit_comparable(right)?
+                ));
+            }
+            Node::Text(_) | Node::Int(_) | Node::Float(_) | Node::Bool(_) | Node::Unusable => {
+                return None;
+            }
+        }
+        pending_recursive = false;
+    }
+    (!pending_recursive).then_some(())
+}
+
+/// One side of a filter: a literal, or a path relative to the element (client-go ignores
+/// `@` and `$` alike, so both are relative).
+fn emit_comparable(nodes: &[Node]) -> Option<String> {
+    match nodes {
+        [Node::Text(s)] => Some(Value::from(s.as_str()).to_string()),
+        [Node::Int(i)] => Some(i.to_string()),
+        [Node::Float(f)] => Some(format!("{f:?}")),
+        [Node::Bool(b)] => Some(b.to_string()),
+        path => {
+            let mut out = String::from("@");
+            emit_path(path, &mut out)?;
+            Some(out)
+        }
+    }
+}
+
+fn is_terminator(c: Option<char>) -> bool {
+    matches!(
+        c,
+        None | Some(' ' | '\t' | '\r' | '\n' | '.' | ',' | '[' | ']' | '$' | '@' | '{' | '}')
+    )
+}
+
+fn is_alphanumeric(c: char) -> bool {
+    c == '_' || c.is_alphabetic() || c.is_numeric()
+}
+
+/// client-go's `parseInsideAction` over one action's text. `top` is false for the pieces of
+/// unions and filters, which client-go parses as actions of their own.
+fn parse_action(text: &str, top: bool) -> Result<Vec<Node>, ()> {
+    let mut nodes = Vec::new();
+    let mut rest = text;
+    loop {
+        if rest.starts_with('}') && top {
+            // The rest would be literal text after the action; it adds no result to the
+            // first action, which is all a column reads.
+            return Ok(nodes);
+        }
+        if let Some(after) = rest.strip_prefix("[?(") {
+            let (node, after) = parse_filter(after)?;
+            nodes.push(node);
+            rest = after;
+            continue;
+        }
+        if let Some(after) = rest.strip_prefix("..") {
+            if nodes.last() == Some(&Node::Recursive) {
+                return Err(());
+            }
+            nodes.push(Node::Recursive);
+            rest = after;
+            if after.chars().next().is_some_and(is_alphanumeric) {
+                let (node, after) = parse_field(after);
+                nodes.push(node);
+                rest = after;
+            }
+            continue;
+        }
+        let mut chars = rest.chars();
+        let Some(c) = chars.next() else {
+            return Ok(nodes);
+        };
+        let after = chars.as_str();
+        match c {
+            '\r' | '\n' => return Err(()),
+            ' ' | '@' | '$' => rest = after,
+            '[' => {
+                let end = after.find([']', '\n']).ok_or(())?;
+                if after.as_bytes()[end] == b'\n' {
+                    return Err(());
+                }
+                nodes.extend(parse_array(&after[..end])?);
+                rest = &after[end + 1..];
+            }
+            '"' | '\'' => {
+                let (s, after) = parse_quote(after, c)?;
+                nodes.push(Node::Text(s));
+                rest = after;
+            }
+            '.' => {
+                let (node, after) = parse_field(after);
+                nodes.push(node);
+                rest = after;
+            }
+            c if c == '+' || c == '-' || c.is_ascii_digit() => {
+                let len = rest[1..]
+                    .find(|c: char| c != '.' && !c.is_ascii_digit())
+                    .map_or(rest.len(), |i| i + 1);
+                let number = &rest[..len];
+                nodes.push(if let Ok(i) = number.parse::<i64>() {
+                    Node::Int(i)
+                } else {
+                    Node::Float(number.parse::<f64>().map_err(|_| ())?)
+                });
+                rest = &rest[len..];
+            }
+            c if is_alphanumeric(c) => {
+                let len = rest
+                    .find(|c: char| is_terminator(Some(c)))
+                    .unwrap_or(rest.len());
+                nodes.push(match &rest[..len] {
+                    "true" => Node::Bool(true),
+                    "false" => Node::Bool(false),
+                    _ => Node::Unusable,
+                });
+                rest = &rest[len..];
+            }
+            _ => return Err(()),
+        }
+    }
+}
+
+/// A field name after `.`: up to the next unescaped terminator; backslashes are dropped.
+fn parse_field(text: &str) -> (Node, &str) {
+    let mut end = 0;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' {
+            end = chars.next().map_or(text.len(), |(j, c)| j + c.len_utf8());
+            continue;
+        }
+        if is_terminator(Some(c)) {
+            end = i;
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    let raw = &text[..end];
+    let node = if raw == "*" {
+        Node::Wildcard
+    } else {
+        Node::Field(raw.replace('\\', ""))
+    };
+    (node, &text[end..])
+}
+
+/// The inside of `[...]`: a union, a quoted key, an index or a slice.
+fn parse_array(text: &str) -> Result<Vec<Node>, ()> {
+    let text = if text == "*" { ":" } else { text };
+    if text.contains(',') {
+        let members = text
+            .split(',')
+            .map(|part| parse_action(&format!("[{}]", part.trim_matches(' ')), false))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(vec![Node::Union(members)]);
+    }
+    if let Some(key) = text
+        .strip_prefix('\'')
+        .and_then(|t| t.strip_suffix('\''))
+        .filter(|k| !k.contains('\''))
+    {
+        // client-go reads ['a.b'] as the path .a.b.
+        return parse_action(&format!(".{key}"), false);
+    }
+    Ok(vec![parse_slice(text)?])
+}
+
+/// An index or slice (`sliceOperatorRex`), as the RFC 9535 selector with the same result.
+fn parse_slice(text: &str) -> Result<Node, ()> {
+    let mut parts = text.splitn(3, ':');
+    let start = parts.next().unwrap_or_default();
+    let end = parts.next();
+    let step = parts.next();
+    let number = |s: &str| -> Result<Option<i64>, ()> {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        if !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(());
+        }
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            s.parse::<i64>().map(Some).map_err(|_| ())
+        }
+    };
+    let start = number(start)?;
+    match (end, step) {
+        // `[i]` and even `[]` select the single element at i (0 when absent).
+        (None, _) => Ok(Node::Array(start.unwrap_or(0).to_string())),
+        (Some(end), step) => {
+            let end = number(end)?;
+            let step = step.map(number).transpose()?.flatten();
+            if step.is_some_and(|s| s <= 0) {
+                // client-go rejects such a step when evaluating.
+                return Ok(Node::Unusable);
+            }
+            let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+            Ok(Node::Array(match step {
+                Some(s) => format!("{}:{}:{s}", show(start), show(end)),
+                None => format!("{}:{}", show(start), show(end)),
+            }))
+        }
+    }
+}
+
+/// `[?(left op right)]` or `[?(path)]`, after the opening `[?(`.
+fn parse_filter(text: &str) -> Result<(Node, &str), ()> {
+    let (mut begin, mut end) = (false, false);
+    let mut pair = '"';
+    let mut prev = '\0';
+    let mut close = None;
+    for (i, c) in text.char_indices() {
+        match c {
+            '\n' => return Err(()),
+            '"' | '\'' if !begin => {
+                begin = true;
+                pair = c;
+            }
+            '"' | '\'' if prev != '\\' && c == pair => end = true,
+            ')' if begin == end => {
+                close = Some(i);
+                break;
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    let close = close.ok_or(())?;
+    let after = text[close + 1..].strip_prefix(']').ok_or(())?;
+    let inner = &text[..close];
+    let op_start = inner.find(['!', '<', '>', '=']);
+    let node = match op_start {
+        Some(i) if i > 0 => {
+            let op_len = inner[i..]
+                .find(|c| !matches!(c, '!' | '<' | '>' | '='))
+                .unwrap_or(inner.len() - i);
+            let (left, op, right) = (&inner[..i], &inner[i..i + op_len], &inner[i + op_len..]);
+            if right.is_empty() {
+                Node::Exists(parse_action(inner, false)?)
+            } else {
+                Node::Filter {
+                    left: parse_action(left, false)?,
+                    op: op.to_string(),
+                    right: parse_action(right, false)?,
+                }
+            }
+        }
+        _ => Node::Exists(parse_action(inner, false)?),
+    };
+    Ok((node, after))
+}
+
+/// A quoted literal after its opening quote, unescaped like Go's `strconv.Unquote`.
+fn parse_quote(text: &str, quote: char) -> Result<(String, &str), ()> {
+    let mut out = String::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\n' => return Err(()),
+            c if c == quote => return Ok((out, &text[i + c.len_utf8()..])),
+            '\\' => {
+                let (_, e) = chars.next().ok_or(())?;
+                out.push(match e {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    'a' => '\u{7}',
+                    'b' => '\u{8}',
+                    'f' => '\u{c}',
+                    'v' => '\u{b}',
+                    '\\' | '\'' | '"' => e,
+                    'u' => {
+                        let hex: String = (0..4)
+                            .map(|_| chars.next().map(|(_, h)| h).ok_or(()))
+                            .collect::<Result<_, _>>()?;
+                        u32::from_str_radix(&hex, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .ok_or(())?
+                    }
+                    _ => return Err(()),
+                });
+            }
+            c => out.push(c),
+        }
+    }
+    Err(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::now;
+    use super::super::{IncludeObject, to_table};
+    use super::*;
+    use crate::registry::type_from_crd;
+    use serde_json::json;
+
+    fn column(name: &str, type_: &str, path: &str) -> Value {
+        json!({"name": name, "type": type_, "jsonPath": path})
+    }
+
+    fn crd(columns: Value) -> crate::registry::ResourceType {
+        type_from_crd(&json!({
+            "metadata": {"name": "testruns.example.com"},
+            "spec": {
+                "group": "example.com",
+                "names": {"plural": "testruns", "kind": "TestRun"},
+                "scope": "Namespaced",
+                "versions": [{
+                    "name": "v1", "served": true, "storage": true,
+                    "additionalPrinterColumns": columns
+                }]
+            }
+        }))
+        .unwrap()
+    }
+
+    fn run() -> Value {
+        json!({
+            "apiVersion": "example.com/v1",
+            "kind": "TestRun",
+            "metadata": {"name": "nightly", "namespace": "ci", "creationTimestamp": "2024-04-29T09:00:00Z"},
+            "spec": {"suite": "e2e", "parallel": 4, "items": [{"name": "first"}, {"name": "second"}]},
+            "status": {
+                "phase": "Running",
+                "passed": 12,
+                "ratio": 0.5,
+                "done": false,
+                "startedAt": "2024-05-01T11:57:30Z",
+                "conditions": [
+                    {"type": "Scheduled", "status": "True"},
+                    {"type": "Ready", "status": "False", "reason": "Waiting"}
+                ],
+                "labels": {"b": "2", "a": "<1>"}
+            }
+        })
+    }
+
+    fn cells(rt: &crate::registry::ResourceType, obj: Value) -> Value {
+        to_table(rt, &[obj], &IncludeObject::None, json!({}), false, now())["rows"][0]["cells"]
+            .clone()
+    }
+
+    #[test]
+    fn printer_columns_keep_their_types() {
+        let rt = crd(json!([
+            column("Phase", "string", ".status.phase"),
+            column("Passed", "integer", ".status.passed"),
+            column("Ratio", "number", ".status.ratio"),
+            column("Done", "boolean", ".status.done"),
+            column("Started", "date", ".status.startedAt"),
+            column("First", "string", ".spec.items[0].name"),
+            column("Any", "string", ".spec.items[*].name"),
+            column(
+                "Ready",
+                "string",
+                ".status.conditions[?(@.type==\"Ready\")].status"
+            ),
+            column(
+                "Reason",
+                "string",
+                ".status.conditions[?(@.type == 'Ready')].reason"
+            ),
+            column("Missing", "string", ".status.nothing"),
+            column("MissingInt", "integer", ".status.nope"),
+            column("Age", "date", ".metadata.creationTimestamp"),
+        ]));
+        assert_eq!(
+            cells(&rt, run()),
+            json!([
+                "nightly", "Running", 12, 0.5, false, "2m30s", "first", "first", "False",
+                "Waiting", null, null, "2d3h"
+            ])
+        );
+    }
+
+    #[test]
+    fn column_definitions_follow_the_crd() {
+        let rt = crd(json!([
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "description": "Where it is"},
+            {"name": "Passed", "type": "integer", "format": "int32", "jsonPath": ".status.passed", "priority": 1},
+        ]));
+        let table = to_table(&rt, &[run()], &IncludeObject::None, json!({}), false, now());
+        let cols = &table["columnDefinitions"];
+        assert_eq!(cols[0]["name"], "Name");
+        assert_eq!(
+            cols[1],
+            json!({"name": "Phase", "type": "string", "format": "", "description": "Where it is", "priority": 0})
+        );
+        assert_eq!(
+            cols[2],
+            json!({
+                "name": "Passed", "type": "integer", "format": "int32", "priority": 1,
+                "description": "Custom resource definition column (in JSONPath format): .status.passed"
+            })
+        );
+    }
+
+    #[test]
+    fn crd_without_columns_gets_age() {
+        let rt = crd(json!([]));
+        let table = to_table(&rt, &[run()], &IncludeObject::None, json!({}), false, now());
+        assert_eq!(
+            table["columnDefinitions"][1],
+            json!({"name": "Age", "type": "date", "format": "", "description": CREATION_TIMESTAMP_DOC, "priority": 0})
+        );
+        assert_eq!(table["rows"][0]["cells"], json!(["nightly", "2d3h"]));
+        let mut fresh = run();
+        fresh["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("creationTimestamp");
+        assert_eq!(cells(&rt, fresh), json!(["nightly", null]));
+    }
+
+    #[test]
+    fn string_columns_print_like_client_go() {
+        let rt = crd(json!([
+            column("Parallel", "string", ".spec.parallel"),
+            column("Done", "string", ".status.done"),
+            column("Labels", "string", ".status.labels"),
+            column("Items", "string", ".spec.items"),
+            column("Null", "string", ".status.gone"),
+            column("Big", "string", ".status.big"),
+        ]));
+        let mut obj = run();
+        obj["status"]["gone"] = Value::Null;
+        obj["status"]["big"] = json!(1234567.5);
+        assert_eq!(
+            cells(&rt, obj),
+            json!([
+                "nightly",
+                "4",
+                "false",
+                "{\"a\":\"\\u003c1\\u003e\",\"b\":\"2\"}",
+                "[{\"name\":\"first\"},{\"name\":\"second\"}]",
+                "<no value>",
+                "1.2345675e+06"
+            ])
+        );
+    }
+
+    #[test]
+    fn mismatched_types_and_bad_dates() {
+        let rt = crd(json!([
+            column("N", "integer", ".status.ratio"),
+            column("F", "number", ".status.passed"),
+            column("B", "boolean", ".status.phase"),
+            column("D", "date", ".status.phase"),
+            column("Z", "date", ".status.zero"),
+        ]));
+        let mut obj = run();
+        obj["status"]["zero"] = json!("0001-01-01T00:00:00Z");
+        assert_eq!(
+            cells(&rt, obj),
+            json!(["nightly", 0, 12, null, "<invalid>", "<unknown>"])
+        );
+    }
+
+    #[test]
+    fn escaped_and_dashed_field_names() {
+        let rt = crd(json!([
+            column(
+                "App",
+                "string",
+                ".metadata.labels.app\\.kubernetes\\.io/name"
+            ),
+            column("Dash", "string", ".metadata.labels.team-name"),
+            column("Quoted", "string", ".metadata.labels['team-name']"),
+            column("Last", "string", ".spec.items[-1].name"),
+            column("Slice", "string", ".spec.items[1:].name"),
+            column("Deep", "string", "..suite"),
+        ]));
+        let mut obj = run();
+        obj["metadata"]["labels"] = json!({"app.kubernetes.io/name": "runner", "team-name": "qa"});
+        assert_eq!(
+            cells(&rt, obj),
+            json!(["nightly", "runner", "qa", "qa", "second", "second", "e2e"])
+        );
+    }
+
+    #[test]
+    fn unparsable_path_stops_the_columns() {
+        let rt = crd(json!([
+            column("Phase", "string", ".status.phase"),
+            column("Bad", "string", ".status[0"),
+            column("After", "string", ".status.passed"),
+        ]));
+        let table = to_table(&rt, &[run()], &IncludeObject::None, json!({}), false, now());
+        assert_eq!(table["columnDefinitions"].as_array().unwrap().len(), 2);
+        assert_eq!(table["rows"][0]["cells"], json!(["nightly", "Running"]));
+    }
+
+    #[test]
+    fn translation() {
+        let t = |p: &str| translate(p);
+        assert_eq!(
+            t(".status.phase"),
+            Ok(Some(r#"$["status"]["phase"]"#.into()))
+        );
+        assert_eq!(t("$.a[0]"), Ok(Some(r#"$["a"][0]"#.into())));
+        assert_eq!(t(".a[*].b"), Ok(Some(r#"$["a"][:]["b"]"#.into())));
+        assert_eq!(t(".a.*"), Ok(Some(r#"$["a"][*]"#.into())));
+        assert_eq!(t(".a[0,2]"), Ok(Some(r#"$["a"][0,2]"#.into())));
+        assert_eq!(t(".a[1:3:2]"), Ok(Some(r#"$["a"][1:3:2]"#.into())));
+        assert_eq!(t(".a[::0]"), Ok(None));
+        assert_eq!(t(".a[]"), Ok(Some(r#"$["a"][0]"#.into())));
+        assert_eq!(
+            t(r#".c[?(@.x>=2)].y"#),
+            Ok(Some(r#"$["c"][?(@["x"] >= 2)]["y"]"#.into()))
+        );
+        assert_eq!(t(".c[?(@.x)]"), Ok(Some(r#"$["c"][?(@["x"])]"#.into())));
+        assert_eq!(t(".c[?(@.x=true)]"), Ok(None));
+        assert_eq!(t("\"literal\""), Ok(None));
+        assert_eq!(t(".a[0"), Err(()));
+        assert_eq!(t(".a[x]"), Err(()));
+        assert_eq!(t("...a"), Ok(Some(r#"$..["a"]"#.into())));
+        assert_eq!(t("....a"), Err(()));
+        assert_eq!(t(".a}trailing"), Ok(Some(r#"$["a"]"#.into())));
+    }
+
+    #[test]
+    fn go_float_formatting() {
+        assert_eq!(go_format_g(0.5), "0.5");
+        assert_eq!(go_format_g(100000.0), "100000");
+        assert_eq!(go_format_g(1000000.0), "1e+06");
+        assert_eq!(go_format_g(1234567.5), "1.2345675e+06");
+        assert_eq!(go_format_g(0.0001), "0.0001");
+        assert_eq!(go_format_g(0.00001), "1e-05");
+        assert_eq!(go_format_g(-2.5), "-2.5");
+        assert_eq!(go_json_float(1e21), "1e+21");
+        assert_eq!(go_json_float(1e-7), "1e-7");
+        assert_eq!(go_json_float(1234567.5), "1234567.5");
+        assert_eq!(go_json_float(3.0), "3");
+    }
+}

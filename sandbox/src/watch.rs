@@ -1,0 +1,257 @@
+//! Watch streams (`?watch=1`) with kube-apiserver's resourceVersion semantics: synthetic ADDED
+//! events for unset/"0", changes after N otherwise, 410 Expired as an ERROR event when N has left
+//! the history, bookmarks, `timeoutSeconds`, and watch-list (`sendInitialEvents=true` ending with
+//! the `k8s.io/initial-events-end` bookmark). Events are written one JSON object per line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use crate::errors::ApiError;
+use crate::ops::to_view;
+use crate::registry::ResourceType;
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::state::State;
+use crate::store::{ChangeType, Obj, Since, StorageKey, meta_str};
+use crate::table::{self, IncludeObject};
+
+/// Which objects a list or watch selects.
+pub struct Filter {
+    pub namespace: Option<String>,
+    pub labels: Option<LabelSelector>,
+    pub fields: Option<FieldSelector>,
+}
+
+impl Filter {
+    pub fn matches(&self, rt: &ResourceType, obj: &Value) -> bool {
+        if let Some(ns) = &self.namespace
+            && meta_str(obj, "namespace") != ns
+        {
+            return false;
+        }
+        if let Some(sel) = &self.labels {
+            let empty = serde_json::Map::new();
+            let labels = obj["metadata"]["labels"].as_object().unwrap_or(&empty);
+            if !sel.matches(labels) {
+                return false;
+            }
+        }
+        if let Some(sel) = &self.fields
+            && !sel.matches(obj, &rt.group, &rt.kind)
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// How events' objects are shown: as the object, or as a one-row Table.
+pub enum Rendering {
+    Object,
+    Table(IncludeObject),
+}
+
+pub struct WatchRequest {
+    pub rt: Arc<ResourceType>,
+    pub filter: Filter,
+    /// None: unset or "0".
+    pub resource_version: Option<u64>,
+    pub send_initial_events: bool,
+    pub allow_bookmarks: bool,
+    pub timeout: Option<Duration>,
+    pub rendering: Rendering,
+}
+
+pub fn expired_event(requested: u64, oldest: u64) -> Value {
+    json!({
+        "type": "ERROR",
+        "object": crate::errors::expired(format!("too old resource version: {requested} ({oldest})")).status,
+    })
+}
+
+/// Validates the request and starts streaming; errors that precede the stream are returned.
+pub fn start(
+    state: Arc<State>,
+    req: WatchRequest,
+    shutdown: watch::Receiver<bool>,
+) -> Result<mpsc::Receiver<Bytes>, ApiError> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(stream(state, req, tx, shutdown));
+    Ok(rx)
+}
+
+struct Emitter {
+    tx: mpsc::Sender<Bytes>,
+    rendering: Rendering,
+    rt: Arc<ResourceType>,
+    headers_sent: bool,
+}
+
+impl Emitter {
+    async fn send_raw(&mut self, event: Value) -> bool {
+        let mut line = event.to_string().into_bytes();
+        line.push(b'\n');
+        self.tx.send(Bytes::from(line)).await.is_ok()
+    }
+
+    async fn send(&mut self, kind: &str, obj: &Value) -> bool {
+        let view = to_view(&self.rt, obj);
+        let object = match &self.rendering {
+            Rendering::Object => view,
+            Rendering::Table(include) => {
+                let t = table::to_table(
+                    &self.rt,
+                    &[view],
+                    include,
+                    json!({"resourceVersion": meta_str(obj, "resourceVersion")}),
+                    self.headers_sent,
+                    chrono::Utc::now(),
+                );
+                self.headers_sent = true;
+                t
+            }
+        };
+        self.send_raw(json!({"type": kind, "object": object})).await
+    }
+
+    async fn bookmark(&mut self, rv: u64, initial_end: bool) -> bool {
+        let mut metadata = json!({"resourceVersion": rv.to_string()});
+        if initial_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let object = match &self.rendering {
+            Rendering::Object => json!({
+                "kind": self.rt.kind,
+                "apiVersion": self.rt.api_version(),
+                "metadata": metadata,
+            }),
+            Rendering::Table(_) => json!({
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": metadata,
+                "columnDefinitions": null,
+                "rows": null,
+            }),
+        };
+        self.send_raw(json!({"type": "BOOKMARK", "object": object}))
+            .await
+    }
+}
+
+/// How often an idle watch with bookmarks allowed gets one (kube-apiserver: about a minute).
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
+async fn stream(
+    state: Arc<State>,
+    req: WatchRequest,
+    tx: mpsc::Sender<Bytes>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let key = StorageKey::of(&req.rt);
+    let rt = req.rt.clone();
+    let mut out = Emitter {
+        tx,
+        rendering: req.rendering,
+        rt: rt.clone(),
+        headers_sent: false,
+    };
+    // kube-apiserver ends watches without timeoutSeconds after a random 30–60 minutes.
+    let timeout = req
+        .timeout
+        .unwrap_or_else(|| Duration::from_secs(rand::rng().random_range(1800..3600)));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut changed = state.store.subscribe();
+    let mut cursor = match req.resource_version {
+        Some(rv) if !req.send_initial_events => {
+            if let Since::Expired { oldest } = state.store.changes_since(rv) {
+                out.send_raw(expired_event(rv, oldest)).await;
+                return;
+            }
+            rv
+        }
+        _ => {
+            let ns = req.filter.namespace.as_deref();
+            let (items, rv) = state.store.list(&key, ns);
+            for obj in items.iter().filter(|o| req.filter.matches(&rt, o)) {
+                if !out.send("ADDED", obj).await {
+                    return;
+                }
+            }
+            if req.send_initial_events && !out.bookmark(rv, true).await {
+                return;
+            }
+            rv
+        }
+    };
+    let mut next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
+    loop {
+        match state.store.changes_since(cursor) {
+            Since::Expired { oldest } => {
+                out.send_raw(expired_event(cursor, oldest)).await;
+                return;
+            }
+            Since::Changes(changes) => {
+                for change in changes {
+                    cursor = change.rv;
+                    if change.key != key {
+                        continue;
+                    }
+                    if let Some(event) = classify(
+                        &rt,
+                        &req.filter,
+                        change.change_type,
+                        &change.object,
+                        change.old.as_ref(),
+                    ) && !out.send(event, &change.object).await
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            res = changed.changed() => if res.is_err() { return },
+            _ = tokio::time::sleep_until(deadline) => return,
+            _ = tokio::time::sleep_until(next_bookmark) => {
+                next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
+                if req.allow_bookmarks && !out.bookmark(cursor, false).await {
+                    return;
+                }
+            }
+            _ = shutdown.changed() => return,
+            _ = out.tx.closed() => return,
+        }
+    }
+}
+
+/// The event a watcher with this filter sees for a change, if any: objects entering or leaving
+/// the selection appear as ADDED or DELETED, as from the watch cache.
+fn classify(
+    rt: &ResourceType,
+    filter: &Filter,
+    change: ChangeType,
+    new: &Obj,
+    old: Option<&Obj>,
+) -> Option<&'static str> {
+    let now = filter.matches(rt, new);
+    match change {
+        ChangeType::Added => now.then_some("ADDED"),
+        ChangeType::Deleted => {
+            let before = old.is_none_or(|o| filter.matches(rt, o));
+            before.then_some("DELETED")
+        }
+        ChangeType::Modified => {
+            let before = old.is_some_and(|o| filter.matches(rt, o));
+            match (before, now) {
+                (true, true) => Some("MODIFIED"),
+                (false, true) => Some("ADDED"),
+                (true, false) => Some("DELETED"),
+                (false, false) => None,
+            }
+        }
+    }
+}

