@@ -1,6 +1,8 @@
 //! The command line: `testjob-operator run` starts the controller, `testjob-operator crd` prints
 //! the CustomResourceDefinition.
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -25,6 +27,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print the TestJob CustomResourceDefinition as YAML (apply it with `kubectl apply -f -`).
     Crd,
+    /// Start an in-memory cluster with the CRD and the controller, apply manifests, run until Ctrl-C.
+    #[cfg(feature = "sandbox")]
+    Sandbox(crate::sandbox_cmd::SandboxArgs),
 }
 
 /// Runs a parsed command line.
@@ -33,6 +38,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Crd => {
             print!("{}", crd::crd_yaml()?);
             Ok(())
+        }
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox(args) => {
+            init_tracing();
+            crate::sandbox_cmd::execute(args).await
         }
         Command::Run(args) => {
             init_tracing();
@@ -50,6 +60,7 @@ pub fn init_tracing() {
     // A second initialisation (e.g. in tests) is harmless, so its error is ignored.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -11,7 +11,7 @@ use kube::{
     api::{ListParams, PostParams},
     runtime::{
         Controller,
-        controller::Action,
+        controller::{self, Action},
         events::{Event, EventType, Recorder, Reporter},
         watcher,
     },
@@ -85,7 +85,9 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => debug!(%object, "reconciled"),
-                Err(error) => warn!(%error, "reconcile failed"),
+                // Already logged by error_policy.
+                Err(controller::Error::ReconcilerFailed(..)) => {}
+                Err(error) => warn!(%error, "controller error"),
             }
         })
         .await;
@@ -233,8 +235,12 @@ async fn launch_pod(job: &TestJob, attempt: i32, pods: &Api<Pod>, ctx: &Context)
                 )))
             }
         }
-        // The API server refuses the Pod itself (invalid or forbidden spec): retrying cannot help.
-        Err(kube::Error::Api(status)) if matches!(status.code, 400 | 403 | 422) => {
+        // The API server refuses the Pod itself (invalid spec, or a Pod Security violation):
+        // retrying cannot help. Other 403s (RBAC, quota) may clear up, so those are retried.
+        Err(kube::Error::Api(status))
+            if matches!(status.code, 400 | 422)
+                || (status.code == 403 && status.message.contains("violates PodSecurity")) =>
+        {
             Ok(Launch::Failed(Outcome::failed(
                 attempt,
                 reason::POD_REJECTED,

@@ -14,7 +14,7 @@ pub use crate::outcome::{Outcome, reason};
 use crate::{
     crd::Phase,
     crd::TestJob,
-    outcome::from_exit,
+    outcome::{from_exit, terminated_at},
     pod::{RUNNER_CONTAINER, is_owned_by, pod_name},
     results::parse_report,
 };
@@ -150,6 +150,7 @@ fn observe_pod(attempt: i32, name: &str, pod: &Pod, now: Timestamp, policy: &Pol
                 deleted.max(terminated_at(Some(terminated), now)),
             );
             outcome.exit_code = Some(terminated.exit_code);
+            outcome.results = parse_report(terminated.message.as_deref()).results;
             return Decision::Finish(outcome);
         }
         return Decision::Finish(from_exit(attempt, terminated, now));
@@ -251,13 +252,6 @@ fn stuck_reason(waiting: &ContainerStateWaiting) -> Option<&str> {
         .reason
         .as_deref()
         .filter(|r| STUCK_WAITING_REASONS.contains(r))
-}
-
-fn terminated_at(terminated: Option<&ContainerStateTerminated>, now: Timestamp) -> Timestamp {
-    terminated
-        .and_then(|t| t.finished_at.as_ref())
-        .map(|t| t.0)
-        .unwrap_or(now)
 }
 
 /// When the Pod was deleted while its container was still running: the time of the deletion

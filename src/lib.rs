@@ -14,6 +14,8 @@ pub mod decide;
 pub mod outcome;
 pub mod pod;
 pub mod results;
+#[cfg(feature = "sandbox")]
+pub mod sandbox_cmd;
 pub mod status;
 
 pub use config::Config;

@@ -71,7 +71,7 @@ impl Outcome {
 pub fn from_exit(attempt: i32, terminated: &ContainerStateTerminated, now: Timestamp) -> Outcome {
     let exit_code = terminated.exit_code;
     let report = parse_report(terminated.message.as_deref());
-    let finished_at = terminated_at(terminated, now);
+    let finished_at = terminated_at(Some(terminated), now);
     let (phase, reason, message) = if exit_code == 0 {
         let (reason, summary) = match &report.problem {
             None => (reason::TESTS_PASSED, success_summary(&report.results)),
@@ -137,8 +137,15 @@ fn success_summary(results: &[TestResult]) -> String {
     text
 }
 
-fn terminated_at(terminated: &ContainerStateTerminated, now: Timestamp) -> Timestamp {
-    terminated.finished_at.as_ref().map(|t| t.0).unwrap_or(now)
+/// When a container ended: its `finishedAt`, else `now`.
+pub(crate) fn terminated_at(
+    terminated: Option<&ContainerStateTerminated>,
+    now: Timestamp,
+) -> Timestamp {
+    terminated
+        .and_then(|t| t.finished_at.as_ref())
+        .map(|t| t.0)
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -245,7 +252,7 @@ mod tests {
         let silent = judge(2, None);
         assert_eq!(
             silent.message,
-            "runner exited with code 2; the runner wrote no results file"
+            "runner exited with code 2; no results file was written"
         );
     }
 

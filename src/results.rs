@@ -66,7 +66,7 @@ pub enum ReportProblem {
 impl fmt::Display for ReportProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReportProblem::Missing => f.write_str("the runner wrote no results file"),
+            ReportProblem::Missing => f.write_str("no results file was written"),
             ReportProblem::Oversized { bytes } if *bytes > MAX_RESULTS_BYTES => write!(
                 f,
                 "the results file is too large ({bytes} bytes; the limit is {MAX_RESULTS_BYTES} bytes), so its results were ignored"

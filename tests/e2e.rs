@@ -1,8 +1,17 @@
-//! End-to-end tests: a cluster (a sandbox, or the real cluster named by `TESTJOB_E2E_KUBECONFIG`),
-//! the operator binary as a child process, and the real kubectl driving it the way a user would.
+//! End-to-end tests: a cluster, the operator binary as a child process, and the real kubectl
+//! driving it the way a user would. Each test gets its own namespace and operator.
 //!
-//! Each test gets its own namespace and operator. Against a real cluster the runners use the
-//! `busybox:1.37` image, so the nodes must be able to pull it.
+//! By default every test starts its own in-memory sandbox. To run the same tests against a real
+//! cluster instead, point `TESTJOB_E2E_KUBECONFIG` at its kubeconfig (the current context is
+//! used; the user needs to create namespaces, CRDs, TestJobs and Pods):
+//!
+//! ```sh
+//! TESTJOB_E2E_KUBECONFIG=$HOME/.kube/config cargo test -p testjob-operator --test e2e
+//! ```
+//!
+//! On a real cluster the runners use the `busybox:1.37` image, so nodes must be able to pull it;
+//! each test deletes its namespace when it ends. `TESTJOB_KUBECTL` picks the kubectl binary.
+//! Operator logs are kept under `target/tmp/e2e-logs/`.
 
 mod common;
 
@@ -450,49 +459,67 @@ async fn killed_controller_resumes_every_job_with_one_pod_per_attempt() -> anyho
     let env = TestEnv::new("restart").await?;
     let name = |i: usize| format!("restart-{i:02}");
     // Every fourth job fails; each runner takes a couple of seconds so the kill lands mid-run.
-    let manifests: Vec<String> = (0..JOBS)
-        .map(|i| {
-            let exit = if i % 4 == 0 { 1 } else { 0 };
-            format!(
-                "apiVersion: testjob.dev/v1alpha1\nkind: TestJob\nmetadata:\n  name: {}\nspec:\n  testId: {i}\n  runner:\n    command: [\"sh\", \"-c\"]\n    args:\n      - |\n        sleep 2\n        printf '{{\"results\":[{{\"name\":\"only\",\"status\":\"passed\"}}]}}' > \"$TESTJOB_RESULTS_FILE\"\n        exit {exit}\n",
-                name(i)
-            )
-        })
-        .collect();
-    env.apply_yaml(&manifests.join("---\n")).await?;
-    env.start_operator().await?;
+    let manifests = |range: std::ops::Range<usize>| -> String {
+        range
+            .map(|i| {
+                let exit = if i % 4 == 0 { 1 } else { 0 };
+                format!(
+                    "apiVersion: testjob.dev/v1alpha1\nkind: TestJob\nmetadata:\n  name: {}\nspec:\n  testId: {i}\n  runner:\n    command: [\"sh\", \"-c\"]\n    args:\n      - |\n        sleep 2\n        printf '{{\"results\":[{{\"name\":\"only\",\"status\":\"passed\"}}]}}' > \"$TESTJOB_RESULTS_FILE\"\n        exit {exit}\n",
+                    name(i)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("---\n")
+    };
 
-    // Kill the controller once about half the jobs have started.
+    // The first half runs when the controller is killed (SIGKILL, no chance to clean up).
+    env.apply_yaml(&manifests(0..JOBS / 2)).await?;
+    env.start_operator().await?;
     let started = env
-        .poll("half of the jobs to start", || async {
-            let phases = env.phases().await?;
-            let started = phases.values().filter(|p| !p.is_empty()).count();
-            Ok((started >= JOBS / 2).then_some(started))
+        .poll("the first jobs to start", || async {
+            let started = env
+                .phases()
+                .await?
+                .values()
+                .filter(|p| !p.is_empty())
+                .count();
+            Ok((started >= JOBS / 4).then_some(started))
         })
         .await?;
     env.kill_operator().await?;
-    eprintln!("killed the operator with {started} of {JOBS} jobs started");
+    eprintln!("killed the operator with {started} jobs started");
 
-    // Let the runners that were launched finish while no controller watches them.
-    let pods = env.poll("launched runner Pods to finish", || async {
-        let pods = env.runner_pods().await?;
-        let done = pods.iter().all(|p| {
-            matches!(
-                p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                Some("Succeeded" | "Failed")
-            )
-        });
-        Ok(done.then_some(pods.len()))
-    });
-    let finished_while_down = pods.await?;
-    eprintln!("{finished_while_down} runner Pods finished while the operator was down");
+    // The second half is created while no controller runs, and the launched runners finish
+    // unobserved.
+    env.apply_yaml(&manifests(JOBS / 2..JOBS)).await?;
+    let finished_while_down = env
+        .poll("launched runner Pods to finish", || async {
+            let pods = env.runner_pods().await?;
+            let done = pods.iter().all(|p| {
+                matches!(
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                    Some("Succeeded" | "Failed")
+                )
+            });
+            Ok(done.then_some(pods.len()))
+        })
+        .await?;
+    let still_running = env
+        .phases()
+        .await?
+        .values()
+        .filter(|p| *p == "Running")
+        .count();
+    eprintln!(
+        "{finished_while_down} runner Pods finished while the operator was down; {still_running} jobs still say Running"
+    );
 
     env.start_operator().await?;
-    let (failing, passing): (Vec<String>, Vec<String>) = (0..JOBS).map(name).partition(|n| {
-        n.trim_start_matches("restart-")
-            .parse::<usize>()
-            .is_ok_and(|i| i % 4 == 0)
-    });
+    let (failing, passing): (Vec<usize>, Vec<usize>) = (0..JOBS).partition(|i| i % 4 == 0);
+    let (failing, passing): (Vec<String>, Vec<String>) = (
+        failing.into_iter().map(name).collect(),
+        passing.into_iter().map(name).collect(),
+    );
     let passing: Vec<&str> = passing.iter().map(String::as_str).collect();
     let failing: Vec<&str> = failing.iter().map(String::as_str).collect();
     env.wait_for_phase("Succeeded", &passing).await?;

@@ -358,6 +358,41 @@ impl Store {
         Since::Changes(inner.history.range(start..).cloned().collect())
     }
 
+    /// A collection as it was at resourceVersion `rv` (what etcd serves for a read at a
+    /// revision): the current objects with every later change undone. `None` when the changes
+    /// since `rv` are no longer all retained (etcd: compacted) or `rv` is in the future.
+    pub fn list_at(&self, key: &StorageKey, namespace: Option<&str>, rv: u64) -> Option<Vec<Obj>> {
+        let inner = self.lock();
+        if rv < inner.history_floor || rv > inner.rv {
+            return None;
+        }
+        let mut items: BTreeMap<(String, String), Obj> = match inner.collections.get(key) {
+            None => BTreeMap::new(),
+            Some(c) => c
+                .iter()
+                .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
+                .map(|(id, o)| (id.clone(), o.clone()))
+                .collect(),
+        };
+        let start = inner.history.partition_point(|c| c.rv <= rv);
+        for change in inner.history.range(start..).rev() {
+            if change.key != *key || namespace.is_some_and(|ns| ns != change.namespace) {
+                continue;
+            }
+            let id = (change.namespace.clone(), change.name.clone());
+            match (&change.change_type, &change.old) {
+                (ChangeType::Added, _) => {
+                    items.remove(&id);
+                }
+                (_, Some(old)) => {
+                    items.insert(id, old.clone());
+                }
+                (_, None) => {}
+            }
+        }
+        Some(items.into_values().collect())
+    }
+
     /// Shrinks (or grows) the retained history, as etcd compaction would.
     pub fn set_history_limit(&self, limit: usize) {
         let mut inner = self.lock();
