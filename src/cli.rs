@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::{
-    config::{Config, RunArgs},
+    config::{Config, LogFormat, RunArgs},
     controller, crd,
 };
 
@@ -41,11 +41,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => {
-            init_tracing();
+            init_tracing(args.run.observability.log_format);
             crate::sandbox_cmd::execute(args).await
         }
         Command::Run(args) => {
-            init_tracing();
+            init_tracing(args.observability.log_format);
             let config = Config::try_from(args)?;
             let client = kube::Client::try_default().await?;
             controller::run(client, config).await?;
@@ -54,13 +54,22 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Text logs on stderr, filtered by `RUST_LOG` (default `info`).
-pub fn init_tracing() {
+/// Logs on stderr, filtered by `RUST_LOG` (default `info`): human-readable text, or one JSON
+/// object per line for log collectors.
+pub fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // A second initialisation (e.g. in tests) is harmless, so its error is ignored.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second initialisation (e.g. in tests) is harmless, so its error is ignored.
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
 }

@@ -1,9 +1,16 @@
 //! Operator configuration: the `run` command's flags (each with an environment variable) and the
 //! [`Config`] the controller is built from.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
-use crate::{Error, Result, decide::Policy, pod::RunnerDefaults};
+use crate::{
+    Error, Result,
+    crd::PodCleanup,
+    decide::Policy,
+    leader::{DEFAULT_LEASE_DURATION_SECONDS, DEFAULT_LEASE_GRACE_SECONDS, DEFAULT_LEASE_NAME},
+    pod::RunnerDefaults,
+    queue::QueueConfig,
+};
 
 /// Image of runners that name none. A real image, so the default works on a real cluster too.
 pub const DEFAULT_RUNNER_IMAGE: &str = "busybox:1.37";
@@ -52,6 +59,196 @@ pub struct RunArgs {
         default_value_t = 300
     )]
     pub unschedulable_timeout_seconds: u64,
+
+    /// Leader election.
+    #[command(flatten)]
+    pub leader: LeaderElectionArgs,
+
+    /// Metrics, health endpoints and logs.
+    #[command(flatten)]
+    pub observability: ObservabilityArgs,
+
+    /// Defaults of TestJob fields, and the run queue.
+    #[command(flatten)]
+    pub jobs: JobArgs,
+}
+
+/// Flags of `testjob-operator run` for the queue and the defaults of TestJob fields.
+#[derive(clap::Args, Clone, Debug)]
+pub struct JobArgs {
+    /// At most this many TestJobs Running at once in the watched namespaces; the others wait,
+    /// by priority (highest first), then age (oldest first). 0 means no limit.
+    #[arg(long, env = "TESTJOB_OPERATOR_MAX_RUNNING", default_value_t = 0)]
+    pub max_running: usize,
+
+    /// `priority` of TestJobs that set none.
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_DEFAULT_PRIORITY",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub default_priority: i32,
+
+    /// `timeoutSeconds` of TestJobs that set none: the time limit of one attempt. 0 means none.
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_DEFAULT_TIMEOUT_SECONDS",
+        default_value_t = 0
+    )]
+    pub default_timeout_seconds: u32,
+
+    /// `retries` of TestJobs that set none (0 to 10).
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_DEFAULT_RETRIES",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(i32).range(0..=10)
+    )]
+    pub default_retries: i32,
+
+    /// Pause in seconds after a failed attempt before the next; it doubles after each further
+    /// failure (fractions allowed).
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_RETRY_BACKOFF_SECONDS",
+        default_value_t = 10.0
+    )]
+    pub retry_backoff_seconds: f64,
+
+    /// Longest pause in seconds between two attempts.
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_MAX_RETRY_BACKOFF_SECONDS",
+        default_value_t = 300.0
+    )]
+    pub max_retry_backoff_seconds: f64,
+
+    /// `podCleanup` of TestJobs that set none: Never, OnSuccess or Always.
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_DEFAULT_POD_CLEANUP",
+        default_value_t = PodCleanup::OnSuccess,
+        value_parser = str::parse::<PodCleanup>
+    )]
+    pub default_pod_cleanup: PodCleanup,
+
+    /// `ttlSecondsAfterFinished` of TestJobs that set none [default: keep finished TestJobs]
+    #[arg(long, env = "TESTJOB_OPERATOR_DEFAULT_TTL_SECONDS_AFTER_FINISHED")]
+    pub default_ttl_seconds_after_finished: Option<u64>,
+}
+
+impl JobArgs {
+    fn backoff(&self) -> Result<(Duration, Duration)> {
+        let seconds = |flag: &str, value: f64| {
+            Duration::try_from_secs_f64(value).map_err(|_| {
+                Error::Config(format!("{flag} must be a number of seconds, not {value}"))
+            })
+        };
+        let base = seconds("--retry-backoff-seconds", self.retry_backoff_seconds)?;
+        let max = seconds(
+            "--max-retry-backoff-seconds",
+            self.max_retry_backoff_seconds,
+        )?;
+        if max < base {
+            return Err(Error::Config(
+                "--max-retry-backoff-seconds must not be less than --retry-backoff-seconds".into(),
+            ));
+        }
+        Ok((base, max))
+    }
+}
+
+/// Leader-election flags of `testjob-operator run`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LeaderElectionArgs {
+    /// Run as one of several replicas: only the holder of a Lease reconciles, the others stand by
+    /// and take over when it stops renewing.
+    #[arg(long, env = "TESTJOB_OPERATOR_LEADER_ELECT")]
+    pub leader_elect: bool,
+
+    /// Name of the Lease (`coordination.k8s.io/v1`) used for leader election.
+    #[arg(long, env = "TESTJOB_OPERATOR_LEASE_NAME", default_value = DEFAULT_LEASE_NAME)]
+    pub lease_name: String,
+
+    /// Namespace of the Lease [default: POD_NAMESPACE, else the service account's namespace
+    /// in-cluster, else the kubeconfig context's namespace]
+    #[arg(long, env = "TESTJOB_OPERATOR_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// Seconds the Lease stays valid after a renewal: a standby takes over at most this long
+    /// after the leader died.
+    #[arg(long, env = "TESTJOB_OPERATOR_LEASE_DURATION_SECONDS", default_value_t = DEFAULT_LEASE_DURATION_SECONDS)]
+    pub lease_duration_seconds: u64,
+
+    /// Seconds before expiry at which the leader renews the Lease (at least 1, less than the
+    /// duration); also the clock skew between replicas that is tolerated.
+    #[arg(long, env = "TESTJOB_OPERATOR_LEASE_GRACE_SECONDS", default_value_t = DEFAULT_LEASE_GRACE_SECONDS)]
+    pub lease_grace_seconds: u64,
+}
+
+/// Observability flags of `testjob-operator run` (and `sandbox`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct ObservabilityArgs {
+    /// Address of the HTTP server for /metrics (OpenMetrics), /healthz and /readyz.
+    #[arg(long, env = "TESTJOB_OPERATOR_METRICS_ADDR", default_value = DEFAULT_METRICS_ADDR)]
+    pub metrics_addr: SocketAddr,
+
+    /// Log format on standard error: `text` for people, `json` (one object per line) for log
+    /// collectors.
+    #[arg(long, env = "TESTJOB_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Default of `--metrics-addr`.
+pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:8080";
+
+/// Log output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How replicas elect their leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderElection {
+    /// Name of the Lease.
+    pub lease_name: String,
+    /// Namespace of the Lease; `None` resolves at startup (see `leader::resolve_namespace`).
+    pub lease_namespace: Option<String>,
+    /// Seconds the Lease stays valid after a renewal.
+    pub duration_seconds: u64,
+    /// Seconds before expiry at which the leader renews.
+    pub grace_seconds: u64,
+}
+
+impl LeaderElectionArgs {
+    fn into_config(self) -> Result<Option<LeaderElection>> {
+        if !self.leader_elect {
+            return Ok(None);
+        }
+        let lease_name = self.lease_name.trim().to_owned();
+        if lease_name.is_empty() {
+            return Err(Error::Config("--lease-name must not be empty".into()));
+        }
+        if self.lease_grace_seconds == 0 || self.lease_grace_seconds >= self.lease_duration_seconds
+        {
+            return Err(Error::Config(format!(
+                "--lease-grace-seconds must be at least 1 and less than --lease-duration-seconds ({})",
+                self.lease_duration_seconds
+            )));
+        }
+        Ok(Some(LeaderElection {
+            lease_name,
+            lease_namespace: self.lease_namespace.filter(|ns| !ns.trim().is_empty()),
+            duration_seconds: self.lease_duration_seconds,
+            grace_seconds: self.lease_grace_seconds,
+        }))
+    }
 }
 
 /// Everything the controller needs to know besides the cluster.
@@ -63,6 +260,12 @@ pub struct Config {
     pub runner: RunnerDefaults,
     /// Time limits for decisions.
     pub policy: Policy,
+    /// Leader election, when several replicas run.
+    pub leader_election: Option<LeaderElection>,
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    pub metrics_addr: SocketAddr,
+    /// The run queue (`--max-running`).
+    pub queue: QueueConfig,
 }
 
 impl Default for Config {
@@ -72,8 +275,12 @@ impl Default for Config {
             runner: RunnerDefaults {
                 image: DEFAULT_RUNNER_IMAGE.into(),
                 command: shell(DEFAULT_RUNNER_SCRIPT),
+                timeout_seconds: None,
             },
             policy: Policy::default(),
+            leader_election: None,
+            metrics_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            queue: QueueConfig::default(),
         }
     }
 }
@@ -88,16 +295,33 @@ impl TryFrom<RunArgs> for Config {
                 "--default-runner-image must not be empty".into(),
             ));
         }
+        let (retry_backoff, max_retry_backoff) = args.jobs.backoff()?;
         Ok(Config {
             namespace: args.namespace.filter(|ns| !ns.trim().is_empty()),
             runner: RunnerDefaults {
                 image,
                 command: parse_command(&args.default_runner_command)?,
+                timeout_seconds: Some(i64::from(args.jobs.default_timeout_seconds))
+                    .filter(|seconds| *seconds > 0),
             },
             policy: Policy {
                 start_grace: Duration::from_secs(args.start_grace_seconds),
                 unschedulable_timeout: Duration::from_secs(args.unschedulable_timeout_seconds),
+                retry_backoff,
+                max_retry_backoff,
+                retries: args.jobs.default_retries,
+                pod_cleanup: args.jobs.default_pod_cleanup,
+                ttl_after_finished: args
+                    .jobs
+                    .default_ttl_seconds_after_finished
+                    .map(Duration::from_secs),
                 ..Policy::default()
+            },
+            leader_election: args.leader.into_config()?,
+            metrics_addr: args.observability.metrics_addr,
+            queue: QueueConfig {
+                max_running: args.jobs.max_running,
+                default_priority: args.jobs.default_priority,
             },
         })
     }

@@ -1,18 +1,22 @@
 //! The controller: a kube-runtime `Controller` over TestJobs that owns their runner Pods. Each
-//! reconcile runs the pipeline read → decide → apply (create or adopt the Pod) → write status,
-//! and publishes events for the transitions it made.
+//! reconcile runs the pipeline read → decide → apply (queue, create or stop Pods, clean up) →
+//! write status, and reports the transitions it made in one place ([`transitioned`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::{api::core::v1::Pod, jiff::Timestamp};
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{ListParams, PostParams},
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions},
     runtime::{
-        Controller,
+        Controller, WatchStreamExt,
         controller::{self, Action},
         events::{Event, EventType, Recorder, Reporter},
+        reflector::{self, ObjectRef, Store},
         watcher,
     },
 };
@@ -22,15 +26,18 @@ use crate::{
     Error, Result,
     config::Config,
     crd::{Phase, TestJob, TestJobStatus},
-    decide::{Decision, Outcome, decide, reason},
+    decide::{Decision, Outcome, STOP_DEADLINE_SECONDS, decide, reason},
     pod::{MANAGED_BY_LABEL, MANAGER, build_runner_pod, is_owned_by, pod_name},
-    status::{finished_status, running_status},
+    queue::{Admission, Queue},
+    status::{finished_status, is_queued, queued_status, retry_status, running_status},
 };
 
 /// How soon to look again after losing an optimistic-concurrency race.
 const CONFLICT_REQUEUE: Duration = Duration::from_secs(1);
 /// How soon to retry after an error.
 const ERROR_REQUEUE: Duration = Duration::from_secs(5);
+/// How long a cleanup check waits for the Pod cache's first list.
+const POD_CACHE_WAIT: Duration = Duration::from_secs(30);
 
 /// State shared by all reconciles.
 pub struct Context {
@@ -40,6 +47,10 @@ pub struct Context {
     pub recorder: Recorder,
     /// Operator configuration.
     pub config: Config,
+    /// The run queue (`--max-running`) and this process's bookkeeping of jobs.
+    pub queue: Arc<Queue>,
+    /// The controller's cache of runner Pods, once [`controller`] built it.
+    pods: Mutex<Option<Store<Pod>>>,
 }
 
 impl Context {
@@ -52,9 +63,44 @@ impl Context {
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
+            queue: Arc::new(Queue::new(config.queue.clone())),
             config,
+            pods: Mutex::new(None),
         }
     }
+
+    fn pod_cache(&self) -> Option<Store<Pod>> {
+        self.pods
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The kube-runtime `Controller` over `jobs` and their runner Pods in `pods`, wired to `ctx`:
+/// the run queue follows the TestJob watch (slot table, deletions) and wakes queued jobs through
+/// `reconcile_on`; the Pod cache serves cleanup. Call it again to start over (e.g. on a new
+/// leadership term); `Controller::store` gives the TestJob cache.
+pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controller<TestJob> {
+    let (job_cache, job_writer) = reflector::store();
+    let (pod_cache, pod_writer) = reflector::store();
+    let wakeups = ctx.queue.attach(job_cache.clone());
+    *ctx.pods.lock().unwrap_or_else(PoisonError::into_inner) = Some(pod_cache);
+    let queue = ctx.queue.clone();
+    let job_events = reflector::reflector(job_writer, watcher(jobs, watcher::Config::default()))
+        .inspect_ok(move |event| queue.observe(event))
+        .applied_objects();
+    let pod_events = reflector::reflector(
+        pod_writer,
+        watcher(
+            pods,
+            watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}")),
+        ),
+    )
+    .touched_objects();
+    Controller::for_stream(job_events, job_cache)
+        .owns_stream(pod_events)
+        .reconcile_on(wakeups)
 }
 
 /// Runs the controller until SIGINT/SIGTERM. Fails early when the TestJob CRD is not installed.
@@ -75,11 +121,7 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
         "starting TestJob controller"
     );
     let ctx = Arc::new(Context::new(client, config));
-    Controller::new(jobs, watcher::Config::default())
-        .owns(
-            pods,
-            watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}")),
-        )
+    controller(jobs, pods, &ctx)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -98,29 +140,66 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
 /// Reconciles one TestJob.
 pub async fn reconcile(job: Arc<TestJob>, ctx: Arc<Context>) -> Result<Action> {
     if job.meta().deletion_timestamp.is_some() {
-        // Garbage collection removes the runner Pod through its owner reference.
+        // Garbage collection removes the runner Pods through their owner references.
         return Ok(Action::await_change());
     }
     let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
 
-    // Read: the runner Pod of the current attempt, fresh from the API server, because the cache
-    // may not have seen a Pod created a moment ago and "missing" would fail the job.
+    // Read: the runner Pod to judge. A Running attempt's Pod comes fresh from the API server,
+    // because the cache may not have seen a Pod created a moment ago and "missing" would fail
+    // the attempt; a finished job's leftover Pod comes from the cache.
+    let phase = job.status.as_ref().and_then(|s| s.phase);
+    let cleanup_check = phase.is_some_and(|p| {
+        ctx.config.policy.pod_cleanup(&job).deletes_after(p) && !ctx.queue.is_cleaned(&job)
+    });
     let current_pod = match running_pod_name(&job) {
         Some(name) => pods.get_opt(&name).await?,
+        None if cleanup_check => cached_pod(&ctx, &namespace, &last_pod_name(&job)).await,
         None => None,
     };
 
-    match decide(
+    let decision = decide(
         &job,
         current_pod.as_ref(),
         Timestamp::now(),
         &ctx.config.policy,
-    ) {
+    );
+    if cleanup_check && decision != Decision::CleanUp {
+        // Nothing left over: no need to look again while this process runs.
+        ctx.queue.mark_cleaned(&job);
+    }
+    match decision {
         Decision::Done => Ok(Action::await_change()),
         Decision::Wait { requeue_after } => Ok(Action::requeue(requeue_after)),
         Decision::Start { attempt } => start_attempt(&job, attempt, &pods, &ctx).await,
-        Decision::Finish(outcome) => finish(&job, outcome, &ctx).await,
+        Decision::StopPod { pod } => {
+            if let Some(current) = &current_pod {
+                info!(testjob = %job.name_any(), %pod, "cancel: stopping the runner Pod");
+                stop_pod(&pods, current).await?;
+            }
+            Ok(Action::requeue(ctx.config.policy.resync))
+        }
+        Decision::Retry {
+            failed,
+            next_attempt_at,
+        } => {
+            retry(
+                &job,
+                failed,
+                next_attempt_at,
+                current_pod.as_ref(),
+                &pods,
+                &ctx,
+            )
+            .await
+        }
+        Decision::Finish(outcome) => finish(&job, outcome, current_pod.as_ref(), &pods, &ctx).await,
+        Decision::CleanUp => {
+            clean_up(&job, current_pod.as_ref(), &pods, &ctx).await?;
+            Ok(Action::requeue(Duration::ZERO))
+        }
+        Decision::Expire => expire(&job, &ctx).await,
     }
 }
 
@@ -130,19 +209,117 @@ pub fn error_policy(job: Arc<TestJob>, error: &Error, _ctx: Arc<Context>) -> Act
     Action::requeue(ERROR_REQUEUE)
 }
 
-/// The name of the runner Pod to look at, when the job is Running.
+/// A phase change this controller has just written. [`transitioned`] is the one place where
+/// they are reported (log, event), so that every observer hooks in there.
+enum Transition<'a> {
+    /// The job entered the queue.
+    Queued { running: usize, limit: usize },
+    /// An attempt's runner Pod was created (or adopted after a restart) and the job is Running.
+    Started {
+        attempt: i32,
+        pod: &'a Pod,
+        adopted: bool,
+    },
+    /// An attempt failed; the next starts at `next_attempt_at`.
+    Retrying {
+        failed: &'a Outcome,
+        max_attempts: i32,
+        next_attempt_at: Timestamp,
+    },
+    /// The job reached its final phase with `status`.
+    Finished {
+        outcome: &'a Outcome,
+        status: &'a TestJobStatus,
+    },
+}
+
+/// Reports a transition: log line and Kubernetes event.
+async fn transitioned(ctx: &Context, job: &TestJob, transition: Transition<'_>) {
+    let name = job.name_any();
+    let (type_, reason, note) = match transition {
+        Transition::Queued { running, limit } => {
+            info!(testjob = %name, running, limit, "queued");
+            (
+                EventType::Normal,
+                "Queued",
+                format!("waiting for a run slot: {running} running, limit {limit}"),
+            )
+        }
+        Transition::Started {
+            attempt,
+            pod,
+            adopted,
+        } => {
+            let pod_name = pod.name_any();
+            let verb = if adopted { "Adopted" } else { "Created" };
+            info!(testjob = %name, pod = %pod_name, attempt, "{} runner Pod", verb.to_lowercase());
+            (
+                EventType::Normal,
+                "Started",
+                format!(
+                    "{verb} runner Pod {pod_name} for test {} (attempt {attempt})",
+                    job.spec.test_id
+                ),
+            )
+        }
+        Transition::Retrying {
+            failed,
+            max_attempts,
+            next_attempt_at,
+        } => {
+            info!(testjob = %name, attempt = failed.attempt, reason = %failed.reason, %next_attempt_at, "attempt failed, will retry: {}", failed.message);
+            (
+                EventType::Warning,
+                "AttemptFailed",
+                format!(
+                    "attempt {} of {max_attempts} failed: {}: {}; retrying at {next_attempt_at}",
+                    failed.attempt, failed.reason, failed.message
+                ),
+            )
+        }
+        Transition::Finished { outcome, status } => {
+            let duration = status.duration.as_deref().unwrap_or("-");
+            info!(testjob = %name, phase = %outcome.phase, reason = %outcome.reason, duration, "finished: {}", outcome.message);
+            match outcome.phase {
+                Phase::Succeeded => (EventType::Normal, "Succeeded", outcome.message.clone()),
+                Phase::Cancelled => (EventType::Normal, "Cancelled", outcome.message.clone()),
+                _ => (
+                    EventType::Warning,
+                    "Failed",
+                    format!("{}: {}", outcome.reason, outcome.message),
+                ),
+            }
+        }
+    };
+    publish(ctx, job, type_, reason, note).await;
+}
+
+/// The name of the runner Pod to look at, when the job is Running an attempt.
 fn running_pod_name(job: &TestJob) -> Option<String> {
     let status = job.status.as_ref()?;
-    if status.phase != Some(Phase::Running) {
+    if status.phase != Some(Phase::Running) || status.next_attempt_time.is_some() {
         return None;
     }
+    Some(last_pod_name(job))
+}
+
+/// The runner Pod of the job's latest attempt.
+fn last_pod_name(job: &TestJob) -> String {
+    let status = job.status.clone().unwrap_or_default();
     let attempt = status.attempt.unwrap_or(1).max(1);
-    Some(
-        status
-            .pod_name
-            .clone()
-            .unwrap_or_else(|| pod_name(&job.name_any(), attempt)),
-    )
+    status
+        .pod_name
+        .unwrap_or_else(|| pod_name(&job.name_any(), attempt))
+}
+
+/// The runner Pod `name` in the controller's cache, once the cache has been listed.
+async fn cached_pod(ctx: &Context, namespace: &str, name: &str) -> Option<Pod> {
+    let cache = ctx.pod_cache()?;
+    // A timeout leaves the answer to the cache as it is: at worst a leftover Pod is kept.
+    let _ = tokio::time::timeout(POD_CACHE_WAIT, cache.wait_until_ready()).await;
+    cache
+        .get(&ObjectRef::new(name).within(namespace))
+        .map(|pod| pod.as_ref().clone())
 }
 
 /// What creating the runner Pod led to.
@@ -153,13 +330,25 @@ enum Launch {
     Failed(Outcome),
 }
 
-/// Apply: creates the runner Pod of `attempt` (or adopts it), then records the job as Running.
+/// Apply: takes a run slot (or queues), creates the runner Pod of `attempt` (or adopts it), then
+/// records the job as Running.
 async fn start_attempt(
     job: &TestJob,
     attempt: i32,
     pods: &Api<Pod>,
     ctx: &Context,
 ) -> Result<Action> {
+    if let Admission::Queued { running, limit } = ctx.queue.admit(job) {
+        // Entering the queue is written once; a free slot wakes the job, no rewrite needed.
+        if !is_queued(job) {
+            let status = queued_status(job, running, limit, Timestamp::now());
+            if !write_status(job, status, ctx).await? {
+                return Ok(Action::requeue(CONFLICT_REQUEUE));
+            }
+            transitioned(ctx, job, Transition::Queued { running, limit }).await;
+        }
+        return Ok(Action::await_change());
+    }
     let launch = launch_pod(job, attempt, pods, ctx).await?;
     let now = Timestamp::now();
     let (pod, adopted) = match launch {
@@ -171,7 +360,7 @@ async fn start_attempt(
                 attempt: Some(attempt),
                 ..job.status.clone().unwrap_or_default()
             });
-            return finish(&started, outcome, ctx).await;
+            return finish(&started, outcome, None, pods, ctx).await;
         }
     };
     let name = pod.name_any();
@@ -185,19 +374,17 @@ async fn start_attempt(
         .unwrap_or(now);
     let status = running_status(job, attempt, &name, start, now);
     if !write_status(job, status, ctx).await? {
+        // The slot stays taken: the next reconcile adopts the Pod.
         return Ok(Action::requeue(CONFLICT_REQUEUE));
     }
-    let verb = if adopted { "Adopted" } else { "Created" };
-    info!(testjob = %job.name_any(), pod = %name, attempt, "{} runner Pod", verb.to_lowercase());
-    publish(
+    transitioned(
         ctx,
         job,
-        EventType::Normal,
-        "Started",
-        format!(
-            "{verb} runner Pod {name} for test {} (attempt {attempt})",
-            job.spec.test_id
-        ),
+        Transition::Started {
+            attempt,
+            pod: &pod,
+            adopted,
+        },
     )
     .await;
     Ok(Action::requeue(ctx.config.policy.resync))
@@ -255,30 +442,190 @@ async fn launch_pod(job: &TestJob, attempt: i32, pods: &Api<Pod>, ctx: &Context)
     }
 }
 
-/// Writes the final status of an attempt, then publishes Succeeded or Failed.
-async fn finish(job: &TestJob, outcome: Outcome, ctx: &Context) -> Result<Action> {
-    let current_attempt = job.status.as_ref().and_then(|s| s.attempt);
-    if current_attempt.is_some_and(|a| a != outcome.attempt) {
-        // Never let an old attempt's verdict overwrite a newer attempt.
-        return Ok(Action::requeue(CONFLICT_REQUEUE));
+/// Records a failed attempt and when the next one starts; the job keeps its run slot.
+async fn retry(
+    job: &TestJob,
+    failed: Outcome,
+    next_attempt_at: Timestamp,
+    pod: Option<&Pod>,
+    pods: &Api<Pod>,
+    ctx: &Context,
+) -> Result<Action> {
+    if failed.stop_pod
+        && let Some(pod) = pod
+    {
+        stop_pod(pods, pod).await?;
     }
-    let status = finished_status(job, &outcome, Timestamp::now());
+    let now = Timestamp::now();
+    let max_attempts = ctx.config.policy.max_attempts(job);
+    let status = retry_status(job, &failed, max_attempts, next_attempt_at, now);
     if !write_status(job, status, ctx).await? {
         return Ok(Action::requeue(CONFLICT_REQUEUE));
     }
-    let name = job.name_any();
-    match outcome.phase {
-        Phase::Succeeded => {
-            info!(testjob = %name, reason = %outcome.reason, "succeeded: {}", outcome.message);
-            publish(ctx, job, EventType::Normal, "Succeeded", outcome.message).await;
-        }
-        _ => {
-            info!(testjob = %name, reason = %outcome.reason, "failed: {}", outcome.message);
-            let note = format!("{}: {}", outcome.reason, outcome.message);
-            publish(ctx, job, EventType::Warning, "Failed", note).await;
+    transitioned(
+        ctx,
+        job,
+        Transition::Retrying {
+            failed: &failed,
+            max_attempts,
+            next_attempt_at,
+        },
+    )
+    .await;
+    let pause = Duration::try_from(next_attempt_at.duration_since(now)).unwrap_or(Duration::ZERO);
+    Ok(Action::requeue(pause))
+}
+
+/// Writes the final status, frees the run slot, then deletes the Pods as `podCleanup` says.
+async fn finish(
+    job: &TestJob,
+    outcome: Outcome,
+    pod: Option<&Pod>,
+    pods: &Api<Pod>,
+    ctx: &Context,
+) -> Result<Action> {
+    let status = job.status.clone().unwrap_or_default();
+    if status
+        .attempt
+        .is_some_and(|attempt| attempt != outcome.attempt)
+    {
+        // Never let an old attempt's verdict overwrite a newer attempt.
+        return Ok(Action::requeue(CONFLICT_REQUEUE));
+    }
+    if outcome.stop_pod
+        && let Some(pod) = pod
+    {
+        stop_pod(pods, pod).await?;
+    }
+    if outcome.phase == Phase::Cancelled
+        && status.phase != Some(Phase::Running)
+        && ctx.queue.holds(job)
+    {
+        // Cancelled after taking a slot but before Running was recorded: its Pod may exist.
+        let next = pod_name(&job.name_any(), outcome.attempt + 1);
+        if let Some(orphan) = pods.get_opt(&next).await?
+            && is_owned_by(&orphan, job)
+        {
+            stop_pod(pods, &orphan).await?;
         }
     }
+    let status = finished_status(job, &outcome, Timestamp::now());
+    if !write_status(job, status.clone(), ctx).await? {
+        return Ok(Action::requeue(CONFLICT_REQUEUE));
+    }
+    ctx.queue.settle(job);
+    transitioned(
+        ctx,
+        job,
+        Transition::Finished {
+            outcome: &outcome,
+            status: &status,
+        },
+    )
+    .await;
+    if ctx
+        .config
+        .policy
+        .pod_cleanup(job)
+        .deletes_after(outcome.phase)
+    {
+        let mut finished = job.clone();
+        finished.status = Some(status);
+        clean_up(&finished, pod, pods, ctx).await?;
+    } else {
+        ctx.queue.mark_cleaned(job);
+    }
     Ok(Action::await_change())
+}
+
+/// Deletes the runner Pods of every attempt of a finished job (those it controls).
+async fn clean_up(job: &TestJob, last: Option<&Pod>, pods: &Api<Pod>, ctx: &Context) -> Result<()> {
+    let attempts = job
+        .status
+        .as_ref()
+        .and_then(|s| s.attempt)
+        .unwrap_or(0)
+        .max(0);
+    let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
+    for attempt in 1..=attempts {
+        let name = pod_name(&job.name_any(), attempt);
+        let pod = match last.filter(|p| p.name_any() == name) {
+            Some(pod) => Some(pod.clone()),
+            None => cached_pod(ctx, &namespace, &name).await,
+        };
+        let Some(pod) =
+            pod.filter(|p| is_owned_by(p, job) && p.meta().deletion_timestamp.is_none())
+        else {
+            continue;
+        };
+        let params = DeleteParams {
+            // Only this Pod, not one created under its name since.
+            preconditions: pod.meta().uid.clone().map(|uid| Preconditions {
+                uid: Some(uid),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match pods.delete(&name, &params).await {
+            Ok(_) => debug!(testjob = %job.name_any(), pod = %name, "deleted runner Pod"),
+            Err(kube::Error::Api(status)) if status.code == 404 || status.is_conflict() => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    ctx.queue.mark_cleaned(job);
+    Ok(())
+}
+
+/// Deletes a finished job whose `ttlSecondsAfterFinished` has passed (its Pods follow by garbage
+/// collection).
+async fn expire(job: &TestJob, ctx: &Context) -> Result<Action> {
+    let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
+    let api: Api<TestJob> = Api::namespaced(ctx.client.clone(), &namespace);
+    let params = DeleteParams {
+        // Only this job, not one created under its name since.
+        preconditions: job.meta().uid.clone().map(|uid| Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&job.name_any(), &params).await {
+        Ok(_) => info!(testjob = %job.name_any(), "deleted: ttlSecondsAfterFinished passed"),
+        Err(kube::Error::Api(status)) if status.code == 404 || status.is_conflict() => {}
+        Err(error) => return Err(error.into()),
+    }
+    Ok(Action::await_change())
+}
+
+/// Stops a runner Pod and keeps it: its `activeDeadlineSeconds` drops to the minimum, so the
+/// kubelet ends the container and the logs stay readable. A Pod that never started has no logs
+/// and may never reach a kubelet, so it is deleted instead.
+async fn stop_pod(pods: &Api<Pod>, pod: &Pod) -> Result<()> {
+    let name = pod.name_any();
+    let started = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.start_time.as_ref())
+        .is_some();
+    let result = if started {
+        let patch = serde_json::json!({"spec": {"activeDeadlineSeconds": STOP_DEADLINE_SECONDS}});
+        let params = PatchParams {
+            field_manager: Some(MANAGER.into()),
+            ..PatchParams::default()
+        };
+        pods.patch(&name, &params, &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+    } else {
+        pods.delete(&name, &DeleteParams::default())
+            .await
+            .map(|_| ())
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Replaces the status, guarded by the resourceVersion the decision was made from. Returns

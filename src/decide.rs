@@ -1,39 +1,32 @@
 //! The decision step of the reconcile pipeline: a pure function from a TestJob and the runner Pod
 //! of its current attempt (as last read) to what should happen next. No client, no clock: the
-//! caller passes `now`, so every phase × Pod state is unit-tested.
+//! caller passes `now`, so every phase × event is unit-tested.
+//!
+//! The job-level rules live here (start, retry with backoff, cancel, Pod cleanup, TTL); how a
+//! runner Pod's state reads is in [`observe`].
+
+mod observe;
 
 use std::time::Duration;
 
 use k8s_openapi::{
-    api::core::v1::{ContainerStateTerminated, ContainerStateWaiting, Pod},
+    api::core::v1::Pod,
     jiff::{SignedDuration, Timestamp},
 };
 use kube::ResourceExt;
 
 pub use crate::outcome::{Outcome, reason};
 use crate::{
-    crd::Phase,
-    crd::TestJob,
-    outcome::{from_exit, terminated_at},
-    pod::{RUNNER_CONTAINER, is_owned_by, pod_name},
-    results::parse_report,
+    crd::{Phase, PodCleanup, TestJob},
+    pod::{is_owned_by, pod_name},
 };
+use observe::{PodState, active_deadline, has_started, observe_pod, remaining};
 
-/// Container waiting reasons after which a runner will not start without outside help.
-const STUCK_WAITING_REASONS: [&str; 6] = [
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "ErrImageNeverPull",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-];
+/// The `activeDeadlineSeconds` a cancelled runner Pod gets: the lowest the API allows, so the
+/// kubelet stops the container at once and keeps the Pod and its logs.
+pub const STOP_DEADLINE_SECONDS: i64 = 1;
 
-/// Reasons that describe a container exit rather than a Pod-level event; a Pod reporting one of
-/// these is judged by its container's exit code.
-const CONTAINER_LIKE_REASONS: [&str; 2] = ["Error", "Completed"];
-
-/// Time limits the decision applies, from the operator's configuration.
+/// Time limits and defaults the decision applies, from the operator's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// How long a container may sit in an image-pull or config error before the job fails.
@@ -42,6 +35,16 @@ pub struct Policy {
     pub unschedulable_timeout: Duration,
     /// How often a Running job is looked at even without a watch event.
     pub resync: Duration,
+    /// Pause after the first failed attempt; it doubles after each further one.
+    pub retry_backoff: Duration,
+    /// Longest pause between two attempts.
+    pub max_retry_backoff: Duration,
+    /// `retries` of jobs that set none.
+    pub retries: i32,
+    /// `podCleanup` of jobs that set none.
+    pub pod_cleanup: PodCleanup,
+    /// `ttlSecondsAfterFinished` of jobs that set none; `None` keeps them.
+    pub ttl_after_finished: Option<Duration>,
 }
 
 impl Default for Policy {
@@ -50,6 +53,40 @@ impl Default for Policy {
             start_grace: Duration::from_secs(60),
             unschedulable_timeout: Duration::from_secs(300),
             resync: Duration::from_secs(60),
+            retry_backoff: Duration::from_secs(10),
+            max_retry_backoff: Duration::from_secs(300),
+            retries: 0,
+            pod_cleanup: PodCleanup::OnSuccess,
+            ttl_after_finished: None,
+        }
+    }
+}
+
+impl Policy {
+    /// How many attempts `job` gets in all.
+    pub fn max_attempts(&self, job: &TestJob) -> i32 {
+        1 + job.spec.retries.unwrap_or(self.retries).max(0)
+    }
+
+    /// The pause after attempt `failed` failed: `retry_backoff × 2^(failed-1)`, at most
+    /// `max_retry_backoff`.
+    pub fn backoff(&self, failed: i32) -> Duration {
+        let doublings = u32::try_from(failed.saturating_sub(1)).unwrap_or(0).min(31);
+        self.retry_backoff
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_retry_backoff)
+    }
+
+    /// When `job`'s runner Pods are deleted.
+    pub fn pod_cleanup(&self, job: &TestJob) -> PodCleanup {
+        job.spec.pod_cleanup.unwrap_or(self.pod_cleanup)
+    }
+
+    /// How long `job` is kept after it finished, if not forever.
+    pub fn ttl_after_finished(&self, job: &TestJob) -> Option<Duration> {
+        match job.spec.ttl_seconds_after_finished {
+            Some(seconds) => Some(Duration::from_secs(u64::try_from(seconds).unwrap_or(0))),
+            None => self.ttl_after_finished,
         }
     }
 }
@@ -57,322 +94,278 @@ impl Default for Policy {
 /// What the reconciler should do next.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
-    /// Create (or adopt) the runner Pod of `attempt`, then record the job as Running.
+    /// Create (or adopt) the runner Pod of `attempt`, then record the job as Running. Attempt 1
+    /// needs a run slot first (see [`crate::queue`]); later attempts keep the slot they hold.
     Start {
         /// The attempt to start, from 1.
         attempt: i32,
     },
-    /// The attempt is under way: look again after `requeue_after` (or on a watch event).
+    /// Nothing to do until `requeue_after` has passed (or a watch event comes).
     Wait {
         /// When to look again.
         requeue_after: Duration,
     },
-    /// The attempt is over: record the outcome.
+    /// Cancel the running attempt: lower the `activeDeadlineSeconds` of runner Pod `pod` to
+    /// [`STOP_DEADLINE_SECONDS`] so that the kubelet stops it, then wait for it to end.
+    StopPod {
+        /// Name of the runner Pod.
+        pod: String,
+    },
+    /// The attempt failed and another follows: record the failure and when the next starts.
+    Retry {
+        /// How the attempt ended.
+        failed: Outcome,
+        /// When the next attempt may start.
+        next_attempt_at: Timestamp,
+    },
+    /// The job is over: record `Outcome` as its final status, then clean up its Pods.
     Finish(Outcome),
-    /// The job is final; nothing to do.
+    /// The job is over and its runner Pods are to be deleted (`podCleanup`), but one is left.
+    CleanUp,
+    /// The job finished longer than `ttlSecondsAfterFinished` ago: delete it.
+    Expire,
+    /// Nothing left to do.
     Done,
 }
 
 /// Decides the next step for `job`, given the runner Pod of its current attempt (`None` when
-/// there is no such Pod) and the current time.
+/// there is no such Pod, or when the caller did not look) and the current time.
 pub fn decide(job: &TestJob, pod: Option<&Pod>, now: Timestamp, policy: &Policy) -> Decision {
     let status = job.status.as_ref();
-    let attempt = status.and_then(|s| s.attempt).unwrap_or(0);
+    let attempt = status.and_then(|s| s.attempt).unwrap_or(0).max(0);
+    let cancel = job.spec.is_cancelled();
     match status.and_then(|s| s.phase) {
-        Some(Phase::Succeeded | Phase::Failed) => Decision::Done,
+        Some(phase) if phase.is_terminal() => after_finish(job, phase, pod, now, policy),
+        None | Some(Phase::Pending) if cancel => Decision::Finish(cancelled(
+            attempt,
+            "cancelled by spec.cancel before it started".into(),
+            now,
+        )),
         None | Some(Phase::Pending) => Decision::Start {
-            attempt: attempt.max(0) + 1,
+            attempt: attempt + 1,
         },
-        Some(Phase::Running) => {
+        Some(_running) => {
             let attempt = attempt.max(1);
+            if let Some(next) = status.and_then(|s| s.next_attempt_time.as_ref()) {
+                return between_attempts(attempt, next.0, cancel, now);
+            }
             let name = status
                 .and_then(|s| s.pod_name.clone())
                 .unwrap_or_else(|| pod_name(&job.name_any(), attempt));
-            match pod {
-                None => Decision::Finish(Outcome::failed(
+            let state = match pod {
+                None => PodState::Ended(Outcome::failed(
                     attempt,
                     reason::POD_DELETED,
                     format!("runner Pod {name} disappeared before it finished"),
                     now,
                 )),
-                Some(pod) if !is_owned_by(pod, job) => Decision::Finish(Outcome::failed(
+                Some(pod) if !is_owned_by(pod, job) => PodState::Ended(Outcome::failed(
                     attempt,
                     reason::POD_CONFLICT,
                     format!("Pod {name} exists but is not controlled by this TestJob"),
                     now,
                 )),
+                Some(pod) if cancel => return cancel_running(attempt, &name, pod, now, policy),
                 Some(pod) => observe_pod(attempt, &name, pod, now, policy),
+            };
+            match state {
+                PodState::Live { requeue_after } => Decision::Wait { requeue_after },
+                PodState::Ended(outcome) if cancel => {
+                    Decision::Finish(cancelled_during(outcome, &name))
+                }
+                PodState::Ended(outcome) => after_attempt(job, outcome, policy),
             }
         }
     }
 }
 
-/// Decides from the state of a runner Pod that belongs to the job's current attempt.
-fn observe_pod(attempt: i32, name: &str, pod: &Pod, now: Timestamp, policy: &Policy) -> Decision {
-    let status = pod.status.as_ref();
-    let runner = status
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|all| all.iter().find(|c| c.name == RUNNER_CONTAINER));
-    let state = runner.and_then(|c| c.state.as_ref());
-    let pod_phase = status.and_then(|s| s.phase.as_deref());
-    let pod_reason = status.and_then(|s| s.reason.as_deref());
-
-    // Pod-level failures (deadline, eviction) explain a killed container better than its exit code.
-    if pod_phase == Some("Failed")
-        && let Some(pod_reason) = pod_reason.filter(|r| !CONTAINER_LIKE_REASONS.contains(r))
-    {
-        let pod_message = status
-            .and_then(|s| s.message.clone())
-            .unwrap_or_else(|| format!("runner Pod {name} failed"));
-        let terminated = state.and_then(|s| s.terminated.as_ref());
-        let mut outcome = Outcome::failed(
+/// A Running job between a failed attempt and the next one.
+fn between_attempts(attempt: i32, next: Timestamp, cancel: bool, now: Timestamp) -> Decision {
+    if cancel {
+        return Decision::Finish(cancelled(
             attempt,
-            pod_reason,
-            pod_message,
-            terminated_at(terminated, now),
-        );
-        if let Some(terminated) = terminated {
-            outcome.exit_code = Some(terminated.exit_code);
-            outcome.results = parse_report(terminated.message.as_deref()).results;
-        }
-        return Decision::Finish(outcome);
+            format!(
+                "cancelled by spec.cancel after attempt {attempt} failed, before attempt {} started",
+                attempt + 1
+            ),
+            now,
+        ));
     }
-
-    if let Some(terminated) = state.and_then(|s| s.terminated.as_ref()) {
-        if let Some(deleted) = deleted_before_finishing(pod, terminated) {
-            let mut outcome = Outcome::failed(
-                attempt,
-                reason::POD_DELETED,
-                format!(
-                    "runner Pod {name} was deleted while running (exit code {})",
-                    terminated.exit_code
-                ),
-                deleted.max(terminated_at(Some(terminated), now)),
-            );
-            outcome.exit_code = Some(terminated.exit_code);
-            outcome.results = parse_report(terminated.message.as_deref()).results;
-            return Decision::Finish(outcome);
-        }
-        return Decision::Finish(from_exit(attempt, terminated, now));
+    match remaining(next, Duration::ZERO, now) {
+        None => Decision::Start {
+            attempt: attempt + 1,
+        },
+        Some(left) => Decision::Wait {
+            requeue_after: left,
+        },
     }
+}
 
-    match pod_phase {
-        Some("Failed") => {
-            return Decision::Finish(Outcome::failed(
-                attempt,
-                reason::POD_FAILED,
-                status
-                    .and_then(|s| s.message.clone())
-                    .unwrap_or_else(|| format!("runner Pod {name} failed without an exit code")),
-                now,
-            ));
-        }
-        Some("Succeeded") => {
-            return Decision::Finish(Outcome {
-                attempt,
-                phase: Phase::Succeeded,
-                reason: reason::NO_RESULTS.into(),
-                message: format!("runner Pod {name} succeeded but reported no container status"),
-                exit_code: None,
-                results: vec![],
-                finished_at: now,
-            });
-        }
-        _ => {}
-    }
-
-    if pod.metadata.deletion_timestamp.is_some() {
-        // Being deleted: it will either report a final container state or vanish soon.
-        return Decision::Wait {
+/// A cancelled job whose runner Pod is still there.
+fn cancel_running(
+    attempt: i32,
+    name: &str,
+    pod: &Pod,
+    now: Timestamp,
+    policy: &Policy,
+) -> Decision {
+    match observe_pod(attempt, name, pod, now, policy) {
+        PodState::Ended(outcome) => Decision::Finish(cancelled_during(outcome, name)),
+        PodState::Live { .. } if pod.metadata.deletion_timestamp.is_some() => Decision::Wait {
             requeue_after: Duration::from_secs(5),
+        },
+        // Nothing ran, so there are no logs to keep: the job ends now and the Pod goes.
+        PodState::Live { .. } if !has_started(pod) => {
+            let mut outcome = cancelled(
+                attempt,
+                format!("cancelled by spec.cancel before runner Pod {name} started"),
+                now,
+            );
+            outcome.stop_pod = true;
+            Decision::Finish(outcome)
+        }
+        PodState::Live { .. } if active_deadline(pod).is_none_or(|d| d > STOP_DEADLINE_SECONDS) => {
+            Decision::StopPod {
+                pod: name.to_owned(),
+            }
+        }
+        // Stop requested: the Pod's update event brings the end.
+        PodState::Live { .. } => Decision::Wait {
+            requeue_after: policy.resync,
+        },
+    }
+}
+
+/// A Running job whose current attempt just ended (not cancelled): retry, or finish.
+fn after_attempt(job: &TestJob, mut outcome: Outcome, policy: &Policy) -> Decision {
+    let max_attempts = policy.max_attempts(job);
+    // A refused Pod spec is refused again; every other failure may be transient.
+    let retryable = outcome.phase == Phase::Failed && outcome.reason != reason::POD_REJECTED;
+    if retryable && outcome.attempt < max_attempts {
+        let pause = SignedDuration::try_from(policy.backoff(outcome.attempt))
+            .unwrap_or(SignedDuration::MAX);
+        let next_attempt_at = outcome
+            .finished_at
+            .checked_add(pause)
+            .unwrap_or(outcome.finished_at);
+        return Decision::Retry {
+            failed: outcome,
+            next_attempt_at,
         };
     }
+    if outcome.attempt > 1 {
+        outcome.message = format!(
+            "{} (attempt {} of {max_attempts})",
+            outcome.message, outcome.attempt
+        );
+    }
+    Decision::Finish(outcome)
+}
 
-    let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    if let Some(waiting) = state.and_then(|s| s.waiting.as_ref())
-        && let Some(stuck) = stuck_reason(waiting)
+/// A finished job: delete leftover Pods, then the job itself once its TTL has passed.
+fn after_finish(
+    job: &TestJob,
+    phase: Phase,
+    pod: Option<&Pod>,
+    now: Timestamp,
+    policy: &Policy,
+) -> Decision {
+    if let Some(pod) = pod
+        && policy.pod_cleanup(job).deletes_after(phase)
+        && is_owned_by(pod, job)
+        && pod.metadata.deletion_timestamp.is_none()
     {
-        let since = created.unwrap_or(now);
-        return match remaining(since, policy.start_grace, now) {
-            None => Decision::Finish(Outcome::failed(
-                attempt,
-                stuck,
-                format!(
-                    "runner container cannot start: {stuck}{}",
-                    waiting
-                        .message
-                        .as_deref()
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default()
-                ),
-                now,
-            )),
+        return Decision::CleanUp;
+    }
+    let finished = job
+        .status
+        .as_ref()
+        .and_then(|s| s.completion_time.as_ref())
+        .map(|t| t.0);
+    match (policy.ttl_after_finished(job), finished) {
+        (Some(ttl), Some(finished)) => match remaining(finished, ttl, now) {
+            None => Decision::Expire,
             Some(left) => Decision::Wait {
                 requeue_after: left,
             },
-        };
-    }
-
-    if let Some(scheduled) = status
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|all| all.iter().find(|c| c.type_ == "PodScheduled"))
-        && scheduled.status == "False"
-        && scheduled.reason.as_deref() == Some("Unschedulable")
-    {
-        let since = scheduled
-            .last_transition_time
-            .as_ref()
-            .map(|t| t.0)
-            .or(created)
-            .unwrap_or(now);
-        return match remaining(since, policy.unschedulable_timeout, now) {
-            None => Decision::Finish(Outcome::failed(
-                attempt,
-                reason::UNSCHEDULABLE,
-                format!(
-                    "runner Pod {name} could not be scheduled for {}s: {}",
-                    policy.unschedulable_timeout.as_secs(),
-                    scheduled.message.as_deref().unwrap_or("no node fits")
-                ),
-                now,
-            )),
-            Some(left) => Decision::Wait {
-                requeue_after: left,
-            },
-        };
-    }
-
-    Decision::Wait {
-        requeue_after: policy.resync,
+        },
+        _ => Decision::Done,
     }
 }
 
-fn stuck_reason(waiting: &ContainerStateWaiting) -> Option<&str> {
-    waiting
-        .reason
-        .as_deref()
-        .filter(|r| STUCK_WAITING_REASONS.contains(r))
-}
-
-/// When the Pod was deleted while its container was still running: the time of the deletion
-/// request. `deletionTimestamp` is the request time plus the grace period.
-fn deleted_before_finishing(pod: &Pod, terminated: &ContainerStateTerminated) -> Option<Timestamp> {
-    let deadline = pod.metadata.deletion_timestamp.as_ref()?.0;
-    let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
-    let requested = deadline
-        .checked_sub(SignedDuration::from_secs(grace))
-        .unwrap_or(deadline);
-    match terminated.finished_at.as_ref() {
-        Some(finished) if finished.0 < requested => None,
-        _ => Some(requested),
+/// The outcome of a job stopped by `spec.cancel`.
+fn cancelled(attempt: i32, message: String, now: Timestamp) -> Outcome {
+    Outcome {
+        phase: Phase::Cancelled,
+        ..Outcome::failed(attempt, reason::CANCELLED, message, now)
     }
 }
 
-/// How much of `limit` is left since `since`, or `None` when it is used up.
-fn remaining(since: Timestamp, limit: Duration, now: Timestamp) -> Option<Duration> {
-    let elapsed = now.duration_since(since);
-    let limit = SignedDuration::try_from(limit).unwrap_or(SignedDuration::MAX);
-    let left = limit.checked_sub(elapsed).unwrap_or(SignedDuration::ZERO);
-    if left <= SignedDuration::ZERO {
-        None
-    } else {
-        Duration::try_from(left).ok()
+/// The outcome of a cancelled attempt whose Pod ended: what ran is kept (exit code, results).
+fn cancelled_during(ended: Outcome, name: &str) -> Outcome {
+    let how = match ended.exit_code {
+        Some(code) => format!("runner Pod {name} ended with exit code {code}"),
+        None => format!(
+            "runner Pod {name} ended ({}: {})",
+            ended.reason, ended.message
+        ),
+    };
+    Outcome {
+        phase: Phase::Cancelled,
+        reason: reason::CANCELLED.into(),
+        message: format!(
+            "cancelled by spec.cancel during attempt {}: {how}",
+            ended.attempt
+        ),
+        ..ended
     }
 }
 
 #[cfg(test)]
+mod fixtures;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        crd::{TestId, TestJobSpec, TestJobStatus},
-        pod::{RunnerDefaults, build_runner_pod},
-    };
-    use serde_json::{Value, json};
+    use crate::crd::{PodCleanup, TestJobStatus};
+    use fixtures::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use serde_json::json;
 
-    const T0: i64 = 1_750_000_000;
-
-    fn at(secs: i64) -> Timestamp {
-        Timestamp::from_second(T0 + secs).expect("valid timestamp")
-    }
-
-    fn rfc3339(secs: i64) -> String {
-        at(secs).to_string()
-    }
-
-    fn job(phase: Option<Phase>, attempt: Option<i32>) -> TestJob {
-        let mut job = TestJob::new(
-            "checkout",
-            TestJobSpec {
-                test_id: TestId::Int(220),
-                runner: None,
-            },
-        );
-        job.metadata.namespace = Some("ns".into());
-        job.metadata.uid = Some("job-uid".into());
-        job.status = Some(TestJobStatus {
-            phase,
-            attempt,
-            pod_name: attempt.map(|a| format!("checkout-{a}")),
-            ..TestJobStatus::default()
-        });
+    fn with_spec(mut job: TestJob, edit: impl FnOnce(&mut crate::crd::TestJobSpec)) -> TestJob {
+        edit(&mut job.spec);
         job
     }
 
-    fn running() -> TestJob {
-        job(Some(Phase::Running), Some(1))
+    fn cancelling(job: TestJob) -> TestJob {
+        with_spec(job, |s| s.cancel = Some(true))
     }
 
-    /// The job's own runner Pod, created at t=0, with `status` as its status.
-    fn pod(status: Value) -> Pod {
-        let defaults = RunnerDefaults {
-            image: "busybox:1.37".into(),
-            command: vec!["true".into()],
-        };
-        let mut pod = build_runner_pod(&running(), 1, &defaults).expect("pod builds");
-        pod.metadata.creation_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(0)));
-        pod.status = Some(serde_json::from_value(status).expect("valid pod status"));
-        pod
+    fn retrying(job: TestJob, retries: i32) -> TestJob {
+        with_spec(job, |s| s.retries = Some(retries))
     }
 
-    fn runner_state(state: Value) -> Value {
-        json!([{"name": "runner", "image": "busybox", "imageID": "", "ready": false,
-                "restartCount": 0, "state": state}])
+    /// A Running job between attempt `attempt` and the next, due at t=`next`.
+    fn in_backoff(attempt: i32, next: i64) -> TestJob {
+        let mut job = job(Some(Phase::Running), Some(attempt));
+        if let Some(status) = job.status.as_mut() {
+            status.next_attempt_time = Some(Time(at(next)));
+        }
+        job
     }
 
-    fn terminated(phase: &str, exit_code: i32, message: Option<&str>) -> Pod {
-        pod(json!({
-            "phase": phase,
-            "containerStatuses": runner_state(json!({"terminated": {
-                "exitCode": exit_code,
-                "reason": if exit_code == 0 { "Completed" } else { "Error" },
-                "message": message,
-                "startedAt": rfc3339(1),
-                "finishedAt": rfc3339(30),
-            }})),
-        }))
-    }
-
-    fn waiting(reason: &str) -> Pod {
-        pod(json!({
-            "phase": "Pending",
-            "containerStatuses": runner_state(json!({"waiting": {"reason": reason, "message": "details"}})),
-        }))
-    }
-
-    fn decide_at(job: &TestJob, pod: Option<&Pod>, secs: i64) -> Decision {
-        decide(job, pod, at(secs), &Policy::default())
-    }
-
-    fn finished(decision: Decision) -> Outcome {
+    fn retried(decision: Decision) -> (Outcome, Timestamp) {
         match decision {
-            Decision::Finish(outcome) => outcome,
-            other => panic!("expected Finish, got {other:?}"),
+            Decision::Retry {
+                failed,
+                next_attempt_at,
+            } => (failed, next_attempt_at),
+            other => panic!("expected Retry, got {other:?}"),
         }
     }
 
     #[test]
-    fn new_job_starts_attempt_one() {
+    fn new_and_pending_jobs_start_the_next_attempt() {
         let mut fresh = job(None, None);
         fresh.status = None;
         assert_eq!(decide_at(&fresh, None, 0), Decision::Start { attempt: 1 });
@@ -392,35 +385,25 @@ mod tests {
     }
 
     #[test]
-    fn final_jobs_are_done_whatever_the_pod() {
-        let alive = pod(json!({"phase": "Running"}));
-        for phase in [Phase::Succeeded, Phase::Failed] {
-            let job = job(Some(phase), Some(1));
-            assert_eq!(decide_at(&job, None, 0), Decision::Done);
-            assert_eq!(decide_at(&job, Some(&alive), 0), Decision::Done);
+    fn cancelled_before_starting_never_starts() {
+        let mut fresh = cancelling(job(None, None));
+        fresh.status = None;
+        for (job, attempt) in [
+            (fresh, 0),
+            (cancelling(job(Some(Phase::Pending), None)), 0),
+            (cancelling(job(Some(Phase::Pending), Some(2))), 2),
+        ] {
+            let outcome = finished(decide_at(&job, None, 7));
+            assert_eq!(outcome.phase, Phase::Cancelled);
+            assert_eq!(outcome.reason, reason::CANCELLED);
+            assert_eq!(outcome.attempt, attempt);
+            assert_eq!(
+                outcome.message,
+                "cancelled by spec.cancel before it started"
+            );
+            assert_eq!(outcome.finished_at, at(7));
+            assert!(!outcome.stop_pod);
         }
-    }
-
-    #[test]
-    fn running_without_pod_fails_as_deleted() {
-        let outcome = finished(decide_at(&running(), None, 5));
-        assert_eq!(outcome.phase, Phase::Failed);
-        assert_eq!(outcome.reason, reason::POD_DELETED);
-        assert!(
-            outcome.message.contains("checkout-1"),
-            "{}",
-            outcome.message
-        );
-        assert_eq!(outcome.finished_at, at(5));
-        assert_eq!(outcome.attempt, 1);
-    }
-
-    #[test]
-    fn foreign_pod_is_a_conflict() {
-        let mut foreign = pod(json!({"phase": "Running"}));
-        foreign.metadata.owner_references = None;
-        let outcome = finished(decide_at(&running(), Some(&foreign), 0));
-        assert_eq!(outcome.reason, reason::POD_CONFLICT);
     }
 
     #[test]
@@ -458,6 +441,7 @@ mod tests {
             40,
         ));
         assert_eq!((failed.phase, failed.exit_code), (Phase::Failed, Some(1)));
+        assert_eq!(failed.message, "runner exited with code 1");
         // The container state counts even before the Pod phase catches up.
         let early = finished(decide_at(
             &running(),
@@ -468,138 +452,361 @@ mod tests {
     }
 
     #[test]
-    fn pod_level_failures_win_over_exit_codes() {
-        let mut deadline = terminated("Failed", 137, None);
-        if let Some(status) = deadline.status.as_mut() {
-            status.reason = Some("DeadlineExceeded".into());
-            status.message =
-                Some("Pod was active on the node longer than the specified deadline".into());
-        }
-        let outcome = finished(decide_at(&running(), Some(&deadline), 40));
-        assert_eq!(outcome.reason, "DeadlineExceeded");
-        assert_eq!(outcome.exit_code, Some(137));
-        assert!(outcome.message.contains("deadline"));
-
-        let evicted =
-            pod(json!({"phase": "Failed", "reason": "Evicted", "message": "low on memory"}));
-        let outcome = finished(decide_at(&running(), Some(&evicted), 40));
-        assert_eq!(
-            (outcome.reason.as_str(), outcome.message.as_str()),
-            ("Evicted", "low on memory")
+    fn running_without_pod_fails_as_deleted() {
+        let outcome = finished(decide_at(&running(), None, 5));
+        assert_eq!(outcome.phase, Phase::Failed);
+        assert_eq!(outcome.reason, reason::POD_DELETED);
+        assert!(
+            outcome.message.contains("checkout-1"),
+            "{}",
+            outcome.message
         );
-        assert_eq!(outcome.finished_at, at(40));
-
-        // A container-like reason on the Pod does not hide the exit code.
-        let mut plain = terminated("Failed", 1, None);
-        if let Some(status) = plain.status.as_mut() {
-            status.reason = Some("Error".into());
-        }
-        assert_eq!(
-            finished(decide_at(&running(), Some(&plain), 40)).reason,
-            reason::TESTS_FAILED
-        );
+        assert_eq!((outcome.finished_at, outcome.attempt), (at(5), 1));
     }
 
     #[test]
-    fn finished_pods_without_container_status() {
-        let failed = finished(decide_at(
-            &running(),
-            Some(&pod(json!({"phase": "Failed"}))),
-            40,
-        ));
+    fn foreign_pod_is_a_conflict() {
+        let mut foreign = alive();
+        foreign.metadata.owner_references = None;
+        let outcome = finished(decide_at(&running(), Some(&foreign), 0));
+        assert_eq!(outcome.reason, reason::POD_CONFLICT);
+    }
+
+    #[test]
+    fn timeouts_fail_with_reason_timeout() {
+        let outcome = finished(decide_at(&running(), Some(&deadline_exceeded()), 40));
         assert_eq!(
-            (failed.phase, failed.reason.as_str()),
-            (Phase::Failed, reason::POD_FAILED)
+            (outcome.phase, outcome.reason.as_str()),
+            (Phase::Failed, reason::TIMEOUT)
         );
-        let succeeded = finished(decide_at(
-            &running(),
-            Some(&pod(json!({"phase": "Succeeded"}))),
-            40,
-        ));
-        assert_eq!(succeeded.phase, Phase::Succeeded);
-        assert_eq!(succeeded.reason, reason::NO_RESULTS);
-    }
-
-    #[test]
-    fn stuck_containers_fail_after_the_grace_period() {
-        for stuck in STUCK_WAITING_REASONS {
-            let pod = waiting(stuck);
-            assert_eq!(
-                decide_at(&running(), Some(&pod), 20),
-                Decision::Wait {
-                    requeue_after: Duration::from_secs(40)
-                },
-                "{stuck} within grace"
-            );
-            let outcome = finished(decide_at(&running(), Some(&pod), 60));
-            assert_eq!(outcome.reason, stuck);
-            assert_eq!(outcome.phase, Phase::Failed);
-            assert_eq!(
-                outcome.message,
-                format!("runner container cannot start: {stuck}: details")
-            );
-        }
-    }
-
-    #[test]
-    fn unschedulable_pods_fail_after_the_timeout() {
-        let pod = pod(json!({
-            "phase": "Pending",
-            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                            "message": "0/3 nodes are available", "lastTransitionTime": rfc3339(10)}],
-        }));
         assert_eq!(
-            decide_at(&running(), Some(&pod), 100),
+            outcome.message,
+            "the attempt ran longer than its time limit of 20s"
+        );
+        assert_eq!(
+            (outcome.exit_code, outcome.finished_at),
+            (Some(143), at(30))
+        );
+        assert!(!outcome.stop_pod, "the kubelet already stopped it");
+    }
+
+    #[test]
+    fn the_controller_enforces_timeouts_the_kubelet_missed() {
+        // Started at t=1 with a 20s limit and the default 30s grace: the kubelet had until t=51,
+        // the controller gives it 15s more.
+        let late = with_deadline(alive(), 20);
+        assert_eq!(
+            decide_at(&running(), Some(&late), 30),
             Decision::Wait {
-                requeue_after: Duration::from_secs(210)
+                requeue_after: Duration::from_secs(36)
             }
         );
-        let outcome = finished(decide_at(&running(), Some(&pod), 310));
-        assert_eq!(outcome.reason, reason::UNSCHEDULABLE);
+        let outcome = finished(decide_at(&running(), Some(&late), 66));
+        assert_eq!(outcome.reason, reason::TIMEOUT);
+        assert!(outcome.stop_pod);
+        assert_eq!(outcome.exit_code, None);
+
+        // A Pod that never reached a node is measured from its creation (t=0).
+        let unscheduled = with_deadline(pod(json!({"phase": "Pending"})), 20);
+        assert_eq!(
+            decide_at(&running(), Some(&unscheduled), 30),
+            Decision::Wait {
+                requeue_after: Duration::from_secs(5)
+            }
+        );
+        assert!(finished(decide_at(&running(), Some(&unscheduled), 35)).stop_pod);
+    }
+
+    #[test]
+    fn failed_attempts_are_retried_after_a_doubling_backoff() {
+        let job = retrying(running(), 2);
+        let (failed, next) = retried(decide_at(&job, Some(&terminated("Failed", 1, None)), 40));
+        assert_eq!((failed.attempt, failed.exit_code), (1, Some(1)));
+        assert_eq!(next, at(30 + 10), "10s after the runner ended at t=30");
+
+        let second = retrying(job_at(2), 2);
+        let (failed, next) = retried(decide_at(&second, Some(&terminated("Failed", 1, None)), 40));
+        assert_eq!(failed.attempt, 2);
+        assert_eq!(next, at(30 + 20));
+
+        // The last attempt's verdict is final and says which attempt it was.
+        let last = finished(decide_at(
+            &retrying(job_at(3), 2),
+            Some(&terminated("Failed", 1, None)),
+            40,
+        ));
+        assert_eq!((last.phase, last.attempt), (Phase::Failed, 3));
+        assert_eq!(last.message, "runner exited with code 1 (attempt 3 of 3)");
+
+        // Success ends the job at any attempt.
+        let passed = finished(decide_at(
+            &retrying(job_at(2), 2),
+            Some(&terminated("Succeeded", 0, None)),
+            40,
+        ));
+        assert_eq!(passed.phase, Phase::Succeeded);
+    }
+
+    fn job_at(attempt: i32) -> TestJob {
+        job(Some(Phase::Running), Some(attempt))
+    }
+
+    #[test]
+    fn timeouts_deletions_and_conflicts_are_retried_but_rejected_pods_are_not() {
+        let job = retrying(running(), 1);
+        assert_eq!(
+            retried(decide_at(&job, Some(&deadline_exceeded()), 40))
+                .0
+                .reason,
+            reason::TIMEOUT
+        );
+        assert_eq!(
+            retried(decide_at(&job, None, 40)).0.reason,
+            reason::POD_DELETED
+        );
+        let mut foreign = alive();
+        foreign.metadata.owner_references = None;
+        assert_eq!(
+            retried(decide_at(&job, Some(&foreign), 40)).0.reason,
+            reason::POD_CONFLICT
+        );
+        // A job at attempt 1 with no retries left finishes.
+        assert!(matches!(
+            decide_at(&running(), None, 40),
+            Decision::Finish(_)
+        ));
+        // A refused Pod spec is not retried (the controller reaches after_attempt directly).
+        let rejected = Outcome::failed(1, reason::POD_REJECTED, "no".into(), at(0));
+        assert!(matches!(
+            after_attempt(&job, rejected, &Policy::default()),
+            Decision::Finish(_)
+        ));
+    }
+
+    #[test]
+    fn default_retries_come_from_the_policy() {
+        let policy = Policy {
+            retries: 1,
+            ..Policy::default()
+        };
+        let decision = decide(
+            &running(),
+            Some(&terminated("Failed", 1, None)),
+            at(40),
+            &policy,
+        );
+        assert!(matches!(decision, Decision::Retry { .. }), "{decision:?}");
+        // A job's own setting wins, also when it is 0.
+        let decision = decide(
+            &retrying(running(), 0),
+            Some(&terminated("Failed", 1, None)),
+            at(40),
+            &policy,
+        );
+        assert!(matches!(decision, Decision::Finish(_)), "{decision:?}");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_limit() {
+        let policy = Policy::default();
+        let secs = |attempt| policy.backoff(attempt).as_secs();
+        assert_eq!(
+            [secs(1), secs(2), secs(3), secs(5), secs(6), secs(100)],
+            [10, 20, 40, 160, 300, 300]
+        );
+        let fast = Policy {
+            retry_backoff: Duration::from_millis(500),
+            max_retry_backoff: Duration::from_secs(1),
+            ..Policy::default()
+        };
+        assert_eq!(fast.backoff(1), Duration::from_millis(500));
+        assert_eq!(fast.backoff(3), Duration::from_secs(1));
+        assert_eq!(fast.backoff(0), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn between_attempts_the_job_waits_then_starts_the_next() {
+        let job = in_backoff(1, 50);
+        assert_eq!(
+            decide_at(&job, None, 42),
+            Decision::Wait {
+                requeue_after: Duration::from_secs(8)
+            }
+        );
+        assert_eq!(decide_at(&job, None, 50), Decision::Start { attempt: 2 });
+        // The failed attempt's Pod does not matter any more.
+        assert_eq!(
+            decide_at(&job, Some(&terminated("Failed", 1, None)), 60),
+            Decision::Start { attempt: 2 }
+        );
+        let outcome = finished(decide_at(&cancelling(job), None, 45));
+        assert_eq!(outcome.phase, Phase::Cancelled);
+        assert_eq!(
+            outcome.message,
+            "cancelled by spec.cancel after attempt 1 failed, before attempt 2 started"
+        );
+    }
+
+    #[test]
+    fn cancelling_a_running_job_stops_its_pod_and_keeps_it() {
+        let job = cancelling(running());
+        assert_eq!(
+            decide_at(&job, Some(&alive()), 10),
+            Decision::StopPod {
+                pod: "checkout-1".into()
+            }
+        );
+        assert_eq!(
+            decide_at(&job, Some(&with_deadline(alive(), 3600)), 10),
+            Decision::StopPod {
+                pod: "checkout-1".into()
+            }
+        );
+        // Already asked to stop: wait for the Pod to end.
+        assert!(matches!(
+            decide_at(&job, Some(&with_deadline(alive(), 1)), 10),
+            Decision::Wait { .. }
+        ));
+        let mut deleting = alive();
+        deleting.metadata.deletion_timestamp = Some(Time(at(40)));
+        assert!(matches!(
+            decide_at(&job, Some(&deleting), 10),
+            Decision::Wait { .. }
+        ));
+
+        // Stopped: Cancelled, with what the runner left.
+        let mut stopped = deadline_exceeded();
+        if let Some(spec) = stopped.spec.as_mut() {
+            spec.active_deadline_seconds = Some(1);
+        }
+        let outcome = finished(decide_at(&job, Some(&stopped), 40));
+        assert_eq!(
+            (outcome.phase, outcome.reason.as_str()),
+            (Phase::Cancelled, reason::CANCELLED)
+        );
+        assert_eq!(outcome.exit_code, Some(143));
+        assert_eq!(
+            outcome.message,
+            "cancelled by spec.cancel during attempt 1: runner Pod checkout-1 ended with exit code 143"
+        );
+        assert!(!outcome.stop_pod);
+
+        // A runner that finished on its own before the stop took effect: still Cancelled.
+        let done = finished(decide_at(&job, Some(&terminated("Succeeded", 0, None)), 40));
+        assert_eq!(done.phase, Phase::Cancelled);
+
+        // No retry after a cancel, even with retries left.
+        let outcome = finished(decide_at(&retrying(job.clone(), 3), None, 40));
+        assert_eq!(outcome.phase, Phase::Cancelled);
         assert!(
-            outcome.message.contains("0/3 nodes are available"),
+            outcome.message.contains("disappeared"),
             "{}",
             outcome.message
         );
     }
 
     #[test]
-    fn deleted_pods() {
-        let mut deleting = pod(json!({"phase": "Running"}));
-        deleting.metadata.deletion_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(40)));
-        deleting.metadata.deletion_grace_period_seconds = Some(30);
-        assert!(matches!(
-            decide_at(&running(), Some(&deleting), 15),
-            Decision::Wait { .. }
-        ));
-
-        // Killed by the deletion (requested at t=10, container finished at t=30).
-        let mut killed = terminated("Failed", 143, None);
-        killed.metadata.deletion_timestamp = deleting.metadata.deletion_timestamp.clone();
-        killed.metadata.deletion_grace_period_seconds = Some(30);
-        let outcome = finished(decide_at(&running(), Some(&killed), 35));
-        assert_eq!(outcome.reason, reason::POD_DELETED);
-        assert_eq!(outcome.exit_code, Some(143));
-
-        // Finished (t=30) before the deletion was requested (t=50): the real result counts.
-        let mut done = terminated("Succeeded", 0, Some(r#"{"results":[]}"#));
-        done.metadata.deletion_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(80)));
-        done.metadata.deletion_grace_period_seconds = Some(30);
+    fn cancelling_before_the_pod_started_ends_at_once() {
+        let job = cancelling(running());
+        let outcome = finished(decide_at(&job, Some(&pod(json!({"phase": "Pending"}))), 10));
+        assert_eq!(outcome.phase, Phase::Cancelled);
+        assert!(outcome.stop_pod, "the unstarted Pod must go");
         assert_eq!(
-            finished(decide_at(&running(), Some(&done), 60)).phase,
-            Phase::Succeeded
+            outcome.message,
+            "cancelled by spec.cancel before runner Pod checkout-1 started"
         );
     }
 
     #[test]
-    fn remaining_time() {
+    fn final_jobs_clean_up_their_pods_by_policy() {
+        let left = terminated("Succeeded", 0, None);
+        let cases = [
+            (Phase::Succeeded, None, true),
+            (Phase::Failed, None, false),
+            (Phase::Cancelled, None, false),
+            (Phase::Succeeded, Some(PodCleanup::Never), false),
+            (Phase::Failed, Some(PodCleanup::Never), false),
+            (Phase::Succeeded, Some(PodCleanup::OnSuccess), true),
+            (Phase::Failed, Some(PodCleanup::Always), true),
+            (Phase::Cancelled, Some(PodCleanup::Always), true),
+        ];
+        for (phase, cleanup, deletes) in cases {
+            let job = with_spec(finished_job(phase), |s| s.pod_cleanup = cleanup);
+            let expected = if deletes {
+                Decision::CleanUp
+            } else {
+                Decision::Done
+            };
+            assert_eq!(
+                decide_at(&job, Some(&left), 200),
+                expected,
+                "{phase} {cleanup:?}"
+            );
+            // Without a Pod (or without looking) there is nothing to clean.
+            assert_eq!(decide_at(&job, None, 200), Decision::Done);
+            // Cancel on a finished job changes nothing.
+            assert_eq!(
+                decide_at(&cancelling(job.clone()), None, 200),
+                Decision::Done
+            );
+        }
+        let job = finished_job(Phase::Succeeded);
+        let mut going = left.clone();
+        going.metadata.deletion_timestamp = Some(Time(at(150)));
+        assert_eq!(decide_at(&job, Some(&going), 200), Decision::Done);
+        let mut foreign = left.clone();
+        foreign.metadata.owner_references = None;
+        assert_eq!(decide_at(&job, Some(&foreign), 200), Decision::Done);
+        let policy = Policy {
+            pod_cleanup: PodCleanup::Never,
+            ..Policy::default()
+        };
+        assert_eq!(decide(&job, Some(&left), at(200), &policy), Decision::Done);
+    }
+
+    #[test]
+    fn finished_jobs_expire_after_their_ttl() {
+        for phase in [Phase::Succeeded, Phase::Failed, Phase::Cancelled] {
+            let job = with_spec(finished_job(phase), |s| {
+                s.ttl_seconds_after_finished = Some(60)
+            });
+            assert_eq!(
+                decide_at(&job, None, 110),
+                Decision::Wait {
+                    requeue_after: Duration::from_secs(50)
+                }
+            );
+            assert_eq!(decide_at(&job, None, 160), Decision::Expire);
+            // Pods are cleaned up before the job goes.
+            assert_eq!(
+                decide_at(&job, Some(&terminated("Succeeded", 0, None)), 160),
+                if phase == Phase::Succeeded {
+                    Decision::CleanUp
+                } else {
+                    Decision::Expire
+                }
+            );
+        }
+        let at_once = with_spec(finished_job(Phase::Failed), |s| {
+            s.ttl_seconds_after_finished = Some(0)
+        });
+        assert_eq!(decide_at(&at_once, None, 100), Decision::Expire);
+        let policy = Policy {
+            ttl_after_finished: Some(Duration::from_secs(10)),
+            ..Policy::default()
+        };
+        let job = finished_job(Phase::Succeeded);
+        assert_eq!(decide(&job, None, at(111), &policy), Decision::Expire);
         assert_eq!(
-            remaining(at(0), Duration::from_secs(10), at(4)),
-            Some(Duration::from_secs(6))
+            decide_at(&job, None, 100_000),
+            Decision::Done,
+            "kept without a TTL"
         );
-        assert_eq!(remaining(at(0), Duration::from_secs(10), at(10)), None);
-        assert_eq!(remaining(at(0), Duration::ZERO, at(0)), None);
+        let mut undated = job.clone();
+        undated.status = Some(TestJobStatus {
+            phase: Some(Phase::Succeeded),
+            ..TestJobStatus::default()
+        });
+        assert_eq!(decide(&undated, None, at(111), &policy), Decision::Done);
     }
 }

@@ -11,8 +11,12 @@ pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod decide;
+pub mod http;
+pub mod leader;
+pub mod metrics;
 pub mod outcome;
 pub mod pod;
+pub mod queue;
 pub mod results;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_cmd;
@@ -54,6 +58,21 @@ pub enum Error {
     /// The CRD could not be rendered as YAML.
     #[error("rendering the CRD as YAML: {0}")]
     CrdYaml(#[source] serde_yaml::Error),
+
+    /// The HTTP endpoints (`--metrics-addr`) could not be served.
+    #[error("cannot serve /metrics, /healthz and /readyz on {addr}: {source}")]
+    Http {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why binding failed.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// This replica lost the leader-election Lease; it stops so that it never reconciles
+    /// without leadership (its Pod is restarted and stands by).
+    #[error("lost leadership: {0}")]
+    LeadershipLost(String),
 }
 
 /// Result with the operator's [`Error`].

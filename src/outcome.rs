@@ -30,6 +30,16 @@ pub mod reason {
     pub const UNSCHEDULABLE: &str = "Unschedulable";
     /// The Pod failed without a container exit status.
     pub const POD_FAILED: &str = "PodFailed";
+    /// The attempt ran longer than `timeoutSeconds`.
+    pub const TIMEOUT: &str = "Timeout";
+    /// `spec.cancel` stopped the job.
+    pub const CANCELLED: &str = "Cancelled";
+    /// An attempt failed and the next one waits out its backoff.
+    pub const RETRY_BACKOFF: &str = "RetryBackoff";
+    /// The job waits for a run slot (`--max-running`).
+    pub const MAX_RUNNING: &str = "MaxRunningReached";
+    /// A queued job got its run slot.
+    pub const SLOT_ASSIGNED: &str = "SlotAssigned";
 }
 
 /// How an attempt ended.
@@ -49,6 +59,9 @@ pub struct Outcome {
     pub results: Vec<TestResult>,
     /// When the attempt ended.
     pub finished_at: Timestamp,
+    /// The controller ended the attempt while its runner Pod still ran (a timeout the kubelet
+    /// did not enforce, or a cancel before the Pod started): the Pod must be stopped.
+    pub stop_pod: bool,
 }
 
 impl Outcome {
@@ -62,6 +75,7 @@ impl Outcome {
             exit_code: None,
             results: vec![],
             finished_at,
+            stop_pod: false,
         }
     }
 }
@@ -119,6 +133,7 @@ pub fn from_exit(attempt: i32, terminated: &ContainerStateTerminated, now: Times
         exit_code: Some(exit_code),
         results: report.results,
         finished_at,
+        stop_pod: false,
     }
 }
 

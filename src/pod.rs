@@ -53,6 +53,8 @@ pub struct RunnerDefaults {
     pub image: String,
     /// Default entrypoint (command and arguments).
     pub command: Vec<String>,
+    /// Default time limit of one attempt in seconds (the Pod's `activeDeadlineSeconds`), if any.
+    pub timeout_seconds: Option<i64>,
 }
 
 /// The label selector matching every runner Pod of the TestJob called `job_name`.
@@ -139,6 +141,12 @@ pub fn build_runner_pod(job: &TestJob, attempt: i32, defaults: &RunnerDefaults) 
         },
         spec: Some(PodSpec {
             restart_policy: Some("Never".into()),
+            // The kubelet enforces the attempt's time limit; the controller reads it back from here.
+            active_deadline_seconds: job
+                .spec
+                .timeout_seconds
+                .or(defaults.timeout_seconds)
+                .filter(|seconds| *seconds > 0),
             // The runner needs no API access unless its author asked for an identity.
             automount_service_account_token: service_account.is_none().then_some(false),
             service_account_name: service_account,
@@ -260,11 +268,18 @@ mod tests {
         RunnerDefaults {
             image: "busybox:1.37".into(),
             command: vec!["sh".into(), "-c".into(), "true".into()],
+            timeout_seconds: None,
         }
     }
 
     fn job(name: &str, test_id: TestId, runner: Option<RunnerSpec>) -> TestJob {
-        let mut job = TestJob::new(name, TestJobSpec { test_id, runner });
+        let mut job = TestJob::new(
+            name,
+            TestJobSpec {
+                runner,
+                ..TestJobSpec::new(test_id)
+            },
+        );
         job.metadata.namespace = Some("team-a".into());
         job.metadata.uid = Some("uid-1234".into());
         job
@@ -356,6 +371,10 @@ mod tests {
 
         let spec = pod.spec.as_ref().expect("spec");
         assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
+        assert_eq!(
+            spec.active_deadline_seconds, None,
+            "no time limit by default"
+        );
         assert_eq!(spec.automount_service_account_token, Some(false));
         let c = container(&pod);
         assert_eq!(c.name, RUNNER_CONTAINER);
@@ -374,6 +393,32 @@ mod tests {
         assert_eq!(env["TESTJOB_NAMESPACE"], "team-a");
         assert_eq!(env["TESTJOB_ATTEMPT"], "1");
         assert_eq!(env["TESTJOB_RESULTS_FILE"], RESULTS_FILE);
+    }
+
+    #[test]
+    fn the_time_limit_becomes_the_active_deadline() {
+        let deadline = |job: &TestJob, default: Option<i64>| {
+            let defaults = RunnerDefaults {
+                timeout_seconds: default,
+                ..defaults()
+            };
+            build_runner_pod(job, 1, &defaults)
+                .expect("pod builds")
+                .spec
+                .and_then(|s| s.active_deadline_seconds)
+        };
+        let plain = job("t", TestId::Int(1), None);
+        let mut limited = plain.clone();
+        limited.spec.timeout_seconds = Some(30);
+        assert_eq!(deadline(&plain, None), None);
+        assert_eq!(deadline(&plain, Some(600)), Some(600));
+        assert_eq!(deadline(&limited, None), Some(30));
+        assert_eq!(
+            deadline(&limited, Some(600)),
+            Some(30),
+            "the job's own limit wins"
+        );
+        assert_eq!(deadline(&plain, Some(0)), None, "0 means no limit");
     }
 
     #[test]

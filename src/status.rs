@@ -20,6 +20,87 @@ pub mod condition {
     pub const COMPLETE: &str = "Complete";
     /// True once the job failed (`kubectl wait --for=condition=Failed`).
     pub const FAILED: &str = "Failed";
+    /// True once `spec.cancel` stopped the job (`kubectl wait --for=condition=Cancelled`).
+    pub const CANCELLED: &str = "Cancelled";
+    /// True while the job waits for a run slot (`--max-running`); set once on entering the queue.
+    pub const QUEUED: &str = "Queued";
+}
+
+/// The verdict conditions: at most one of them is present, on a finished job.
+const VERDICTS: [&str; 3] = [condition::COMPLETE, condition::FAILED, condition::CANCELLED];
+
+/// The status of a job that waits for one of the `limit` run slots, all taken by `running` jobs.
+pub fn queued_status(job: &TestJob, running: usize, limit: usize, now: Timestamp) -> TestJobStatus {
+    let generation = job.metadata.generation;
+    let previous = previous(job);
+    let mut conditions = previous.conditions.clone();
+    let message = format!("Queued: {running} running, limit {limit}");
+    set_condition(
+        &mut conditions,
+        condition::QUEUED,
+        true,
+        reason::MAX_RUNNING,
+        &message,
+        generation,
+        now,
+    );
+    TestJobStatus {
+        phase: Some(Phase::Pending),
+        message: Some(message),
+        conditions,
+        observed_generation: generation,
+        ..previous
+    }
+}
+
+/// Whether `job` already says it is queued (so entering the queue again writes nothing).
+pub fn is_queued(job: &TestJob) -> bool {
+    job.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == condition::QUEUED && c.status == "True")
+    })
+}
+
+/// The status of a Running job whose attempt `failed`: the next of `max_attempts` attempts starts
+/// at `next_attempt_at`.
+pub fn retry_status(
+    job: &TestJob,
+    failed: &Outcome,
+    max_attempts: i32,
+    next_attempt_at: Timestamp,
+    now: Timestamp,
+) -> TestJobStatus {
+    let generation = job.metadata.generation;
+    let previous = previous(job);
+    let mut conditions = previous.conditions.clone();
+    let message = format!(
+        "attempt {} failed ({}: {}); attempt {} of {max_attempts} starts in {}",
+        failed.attempt,
+        failed.reason,
+        failed.message,
+        failed.attempt + 1,
+        format_duration(next_attempt_at.duration_since(now))
+    );
+    set_condition(
+        &mut conditions,
+        condition::RUNNING,
+        true,
+        reason::RETRY_BACKOFF,
+        &message,
+        generation,
+        now,
+    );
+    TestJobStatus {
+        phase: Some(Phase::Running),
+        attempt: Some(failed.attempt),
+        next_attempt_time: Some(Time(next_attempt_at)),
+        exit_code: failed.exit_code,
+        message: Some(message),
+        conditions,
+        observed_generation: generation,
+        ..previous
+    }
 }
 
 /// The status recording that `attempt` started with runner Pod `pod_name` at `start_time`.
@@ -33,8 +114,15 @@ pub fn running_status(
     let generation = job.metadata.generation;
     let mut conditions = previous(job).conditions;
     // A new attempt starts with a clean slate: no verdict from an earlier one.
-    conditions.retain(|c| c.type_ != condition::COMPLETE && c.type_ != condition::FAILED);
+    conditions.retain(|c| !VERDICTS.contains(&c.type_.as_str()));
     let message = format!("runner Pod {pod_name} started (attempt {attempt})");
+    leave_queue(
+        &mut conditions,
+        reason::SLOT_ASSIGNED,
+        "a run slot was assigned",
+        generation,
+        now,
+    );
     set_condition(
         &mut conditions,
         condition::RUNNING,
@@ -61,7 +149,6 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
     let generation = job.metadata.generation;
     let previous = previous(job);
     let mut conditions = previous.conditions.clone();
-    let succeeded = outcome.phase == Phase::Succeeded;
     set_condition(
         &mut conditions,
         condition::RUNNING,
@@ -71,12 +158,19 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
         generation,
         now,
     );
-    let (verdict, other) = if succeeded {
-        (condition::COMPLETE, condition::FAILED)
-    } else {
-        (condition::FAILED, condition::COMPLETE)
+    leave_queue(
+        &mut conditions,
+        &outcome.reason,
+        &outcome.message,
+        generation,
+        now,
+    );
+    let verdict = match outcome.phase {
+        Phase::Succeeded => condition::COMPLETE,
+        Phase::Cancelled => condition::CANCELLED,
+        _ => condition::FAILED,
     };
-    conditions.retain(|c| c.type_ != other);
+    conditions.retain(|c| c.type_ == verdict || !VERDICTS.contains(&c.type_.as_str()));
     set_condition(
         &mut conditions,
         verdict,
@@ -96,10 +190,12 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
     let summary = (!outcome.results.is_empty()).then(|| Summary::of(&outcome.results));
     TestJobStatus {
         phase: Some(outcome.phase),
-        attempt: Some(outcome.attempt),
+        // A job cancelled before it started has had no attempt.
+        attempt: (outcome.attempt > 0).then_some(outcome.attempt),
         pod_name: previous.pod_name.clone(),
         start_time: previous.start_time.clone(),
         completion_time: Some(Time(completion)),
+        next_attempt_time: None,
         duration: start.map(|start| format_duration(completion.duration_since(start))),
         exit_code: outcome.exit_code,
         results: outcome.results.clone(),
@@ -121,6 +217,27 @@ pub fn format_duration(duration: SignedDuration) -> String {
         format!("{minutes}m{seconds}s")
     } else {
         format!("{seconds}s")
+    }
+}
+
+/// Turns a `Queued` condition, if the job has one, to False.
+fn leave_queue(
+    conditions: &mut Vec<Condition>,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    if conditions.iter().any(|c| c.type_ == condition::QUEUED) {
+        set_condition(
+            conditions,
+            condition::QUEUED,
+            false,
+            reason,
+            message,
+            generation,
+            now,
+        );
     }
 }
 
@@ -165,13 +282,7 @@ mod tests {
     }
 
     fn job() -> TestJob {
-        let mut job = TestJob::new(
-            "j",
-            TestJobSpec {
-                test_id: TestId::Int(1),
-                runner: None,
-            },
-        );
+        let mut job = TestJob::new("j", TestJobSpec::new(TestId::Int(1)));
         job.metadata.generation = Some(2);
         job
     }
@@ -233,6 +344,7 @@ mod tests {
                 result("b", ResultStatus::Skipped),
             ],
             finished_at: ts(83),
+            stop_pod: false,
         };
         let status = finished_status(&job, &outcome, ts(90));
         assert_eq!(status.phase, Some(Phase::Succeeded));
@@ -273,6 +385,126 @@ mod tests {
         // A node clock behind the controller's never yields a negative duration.
         assert_eq!(status.completion_time, Some(Time(ts(10))));
         assert_eq!(status.duration.as_deref(), Some("0s"));
+    }
+
+    #[test]
+    fn queueing_sets_pending_and_a_queued_condition() {
+        let job = job();
+        let status = queued_status(&job, 3, 3, ts(5));
+        assert_eq!(status.phase, Some(Phase::Pending));
+        assert_eq!(
+            status.message.as_deref(),
+            Some("Queued: 3 running, limit 3")
+        );
+        let queued = condition(&status, condition::QUEUED).expect("Queued");
+        assert_eq!(
+            (queued.status.as_str(), queued.reason.as_str()),
+            ("True", reason::MAX_RUNNING)
+        );
+        assert_eq!(queued.message, "Queued: 3 running, limit 3");
+        assert_eq!(status.attempt, None);
+        assert!(!is_queued(&job));
+        let mut queued_job = job.clone();
+        queued_job.status = Some(status);
+        assert!(is_queued(&queued_job));
+
+        // Starting turns the condition False, keeping it as a record of the wait.
+        let running = running_status(&queued_job, 1, "j-1", ts(9), ts(9));
+        let queued = condition(&running, condition::QUEUED).expect("Queued");
+        assert_eq!(
+            (queued.status.as_str(), queued.reason.as_str()),
+            ("False", reason::SLOT_ASSIGNED)
+        );
+        assert_eq!(queued.last_transition_time, Time(ts(9)));
+        // A job that never queued gets no Queued condition.
+        assert!(
+            condition(
+                &running_status(&job, 1, "j-1", ts(0), ts(0)),
+                condition::QUEUED
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn a_failed_attempt_with_retries_left_stays_running() {
+        let mut job = job();
+        job.status = Some(running_status(&job, 1, "j-1", ts(0), ts(0)));
+        let mut failed = Outcome::failed(
+            1,
+            reason::TESTS_FAILED,
+            "runner exited with code 1".into(),
+            ts(30),
+        );
+        failed.exit_code = Some(1);
+        let status = retry_status(&job, &failed, 3, ts(40), ts(31));
+        assert_eq!(status.phase, Some(Phase::Running));
+        assert_eq!((status.attempt, status.exit_code), (Some(1), Some(1)));
+        assert_eq!(status.next_attempt_time, Some(Time(ts(40))));
+        assert_eq!(status.pod_name.as_deref(), Some("j-1"));
+        assert_eq!(
+            status.message.as_deref(),
+            Some(
+                "attempt 1 failed (TestsFailed: runner exited with code 1); attempt 2 of 3 starts in 9s"
+            )
+        );
+        let running = condition(&status, condition::RUNNING).expect("Running");
+        assert_eq!(
+            (running.status.as_str(), running.reason.as_str()),
+            ("True", reason::RETRY_BACKOFF)
+        );
+        assert_eq!(running.last_transition_time, Time(ts(0)), "still running");
+
+        // The next attempt clears the pause.
+        job.status = Some(status);
+        let next = running_status(&job, 2, "j-2", ts(40), ts(40));
+        assert_eq!(next.next_attempt_time, None);
+        assert_eq!((next.attempt, next.exit_code), (Some(2), None));
+    }
+
+    #[test]
+    fn cancelling_sets_the_cancelled_condition() {
+        let mut job = job();
+        job.status = Some(queued_status(&job, 1, 1, ts(0)));
+        let outcome = Outcome {
+            phase: Phase::Cancelled,
+            ..Outcome::failed(
+                0,
+                reason::CANCELLED,
+                "cancelled by spec.cancel before it started".into(),
+                ts(7),
+            )
+        };
+        let status = finished_status(&job, &outcome, ts(7));
+        assert_eq!(status.phase, Some(Phase::Cancelled));
+        assert_eq!(status.attempt, None, "it never had an attempt");
+        assert_eq!(status.duration, None);
+        let cancelled = condition(&status, condition::CANCELLED).expect("Cancelled");
+        assert_eq!(
+            (cancelled.status.as_str(), cancelled.reason.as_str()),
+            ("True", reason::CANCELLED)
+        );
+        assert!(condition(&status, condition::FAILED).is_none());
+        assert!(condition(&status, condition::COMPLETE).is_none());
+        let queued = condition(&status, condition::QUEUED).expect("Queued");
+        assert_eq!(queued.status, "False");
+
+        // Cancelled while running: the verdict replaces nothing but itself.
+        let mut running = self::job();
+        running.status = Some(running_status(&running, 2, "j-2", ts(0), ts(0)));
+        let outcome = Outcome {
+            phase: Phase::Cancelled,
+            ..Outcome::failed(2, reason::CANCELLED, "stopped".into(), ts(20))
+        };
+        let status = finished_status(&running, &outcome, ts(20));
+        assert_eq!(
+            (status.attempt, status.duration.as_deref()),
+            (Some(2), Some("20s"))
+        );
+        assert_eq!(
+            condition(&status, condition::RUNNING).map(|c| c.status.as_str()),
+            Some("False")
+        );
     }
 
     #[test]

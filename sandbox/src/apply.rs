@@ -1,19 +1,731 @@
-//! Server-side apply (`application/apply-patch+yaml`).
+//! Server-side apply (`application/apply-patch+yaml`) and field management, as kube-apiserver's
+//! field manager does them (k8s.io/apimachinery `util/managedfields/internal` over
+//! sigs.k8s.io/structured-merge-diff).
 //!
-//! Part 1 of the sandbox implements the create-or-merge half of it: an absent object is created
-//! from the applied configuration; a present one has the configuration merged in (strategic
-//! merge for built-in kinds, JSON merge for custom resources), with the `fieldManager` recorded.
-//! Field ownership (removing fields a manager stops applying, conflicts between managers) is not
-//! tracked yet.
+//! Every write records who owns which fields in `metadata.managedFields`: one entry per
+//! manager, operation (`Apply` or `Update`), subresource and (for updates) API version, with the
+//! owned fields as a `FieldsV1` set. An update takes the fields it changes away from everyone
+//! else; an apply merges the applied configuration into the object (lists by key where the
+//! schema says so), removes fields the applier stops applying when nobody else owns them, and
+//! fails with a 409 listing the conflicts when it would change another manager's field unless
+//! `force` is set.
+//!
+//! The wrappers of the real chain are kept: the first apply to an untracked object gives its
+//! existing fields to `before-first-apply`; at most ten update entries are kept (older ones merge
+//! into `ancient-changes`); `kubectl`'s applies may take over fields its client-side apply set
+//! (the last-applied annotation) without conflict, and keep that annotation up to date.
 
-use serde_json::Value;
+mod fieldpath;
+mod schema;
+mod typed;
 
-use crate::errors::{ApiResult, bad_request};
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::admission::now_rfc3339;
+use crate::errors::{ApiError, ApiResult, bad_request, internal, not_found};
 use crate::ops::{self, WriteOptions, Written};
 use crate::registry::ResourceType;
+use crate::schema::{FieldError, go_quote, invalid_status};
 use crate::state::State;
 use crate::store::StorageKey;
 
+pub use fieldpath::{PathElement, Set};
+pub use schema::Ty;
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+const MAX_UPDATE_MANAGERS: usize = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Operation {
+    Apply,
+    Update,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Apply => "Apply",
+            Operation::Update => "Update",
+        }
+    }
+}
+
+/// One manager's fields.
+#[derive(Clone, Debug)]
+struct Entry {
+    manager: String,
+    operation: Operation,
+    api_version: String,
+    subresource: String,
+    time: Option<String>,
+    set: Set,
+}
+
+/// `manager.BuildManagerIdentifier`: the JSON of the entry without fields and time (and
+/// without the API version for appliers, who keep one entry across versions).
+fn identifier(manager: &str, operation: Operation, api_version: &str, subresource: &str) -> String {
+    let mut id = format!(
+        "{{\"manager\":{},\"operation\":\"{}\"",
+        Value::String(manager.into()),
+        operation.as_str()
+    );
+    if operation == Operation::Update && !api_version.is_empty() {
+        id.push_str(&format!(",\"apiVersion\":{}", Value::String(api_version.into())));
+    }
+    if !subresource.is_empty() {
+        id.push_str(&format!(",\"subresource\":{}", Value::String(subresource.into())));
+    }
+    id.push('}');
+    id
+}
+
+/// The managed fields of an object, by manager identifier.
+#[derive(Clone, Debug, Default)]
+struct Managed(BTreeMap<String, Entry>);
+
+impl Managed {
+    fn decode(list: &Value) -> Result<Managed, String> {
+        let mut out = BTreeMap::new();
+        let Some(items) = list.as_array() else {
+            return Ok(Managed::default());
+        };
+        for (i, e) in items.iter().enumerate() {
+            let operation = match e["operation"].as_str() {
+                Some("Apply") => Operation::Apply,
+                Some("Update") => Operation::Update,
+                _ => return Err("operation must be `Apply` or `Update`".into()),
+            };
+            let api_version = e["apiVersion"].as_str().unwrap_or_default();
+            if api_version.is_empty() {
+                return Err("apiVersion must not be empty".into());
+            }
+            match e["fieldsType"].as_str().unwrap_or_default() {
+                "FieldsV1" => {}
+                "" => return Err(format!("missing fieldsType in managed fields entry {i}")),
+                other => {
+                    return Err(format!(
+                        "invalid fieldsType {} in managed fields entry {i}",
+                        go_quote(other)
+                    ));
+                }
+            }
+            let manager = e["manager"].as_str().unwrap_or_default().to_string();
+            let subresource = e["subresource"].as_str().unwrap_or_default().to_string();
+            let set = Set::from_fields_v1(&e["fieldsV1"])
+                .map_err(|err| format!("error decoding set: {err}"))?;
+            out.insert(
+                identifier(&manager, operation, api_version, &subresource),
+                Entry {
+                    manager,
+                    operation,
+                    api_version: api_version.to_string(),
+                    subresource,
+                    time: e["time"].as_str().map(String::from),
+                    set,
+                },
+            );
+        }
+        Ok(Managed(out))
+    }
+
+    /// The `managedFields` list, in kube-apiserver's order (operation, time, manager, version,
+    /// subresource); `None` when nothing is managed.
+    fn encode(&self) -> Option<Value> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut entries: Vec<&Entry> = self.0.values().collect();
+        entries.sort_by(|p, q| {
+            p.operation
+                .cmp(&q.operation)
+                .then_with(|| seconds(&p.time).cmp(&seconds(&q.time)))
+                .then_with(|| p.manager.cmp(&q.manager))
+                .then_with(|| p.api_version.cmp(&q.api_version))
+                .then_with(|| p.subresource.cmp(&q.subresource))
+        });
+        let list = entries
+            .into_iter()
+            .map(|e| {
+                let mut m = Map::new();
+                m.insert("manager".into(), json!(e.manager));
+                m.insert("operation".into(), json!(e.operation.as_str()));
+                m.insert("apiVersion".into(), json!(e.api_version));
+                if let Some(t) = &e.time {
+                    m.insert("time".into(), json!(t));
+                }
+                m.insert("fieldsType".into(), json!("FieldsV1"));
+                m.insert("fieldsV1".into(), e.set.to_fields_v1());
+                if !e.subresource.is_empty() {
+                    m.insert("subresource".into(), json!(e.subresource));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        Some(Value::Array(list))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn seconds(time: &Option<String>) -> i64 {
+    time.as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(0, |t| t.timestamp())
+}
+
+fn set_managed(obj: &mut Value, managed: &Managed) {
+    match managed.encode() {
+        Some(list) => obj["metadata"]["managedFields"] = list,
+        None => remove_managed(obj),
+    }
+}
+
+fn remove_managed(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+}
+
+/// What a field manager needs to know about the endpoint written through.
+pub struct Endpoint<'a> {
+    pub ty: Ty<'a>,
+    pub api_version: String,
+    pub subresource: String,
+    /// Fields the endpoint's strategy resets; nobody owns them through it.
+    pub reset: Set,
+}
+
+impl<'a> Endpoint<'a> {
+    pub fn new(rt: &'a ResourceType, sub: Option<&str>) -> Self {
+        let field = |name: &str| vec![PathElement::Field(name.into())];
+        let reset = match sub {
+            Some("status") => Set::from_paths([field("spec").as_slice()]),
+            Some(_) => Set::new(),
+            None if rt.has_subresource("status") => Set::from_paths([field("status").as_slice()]),
+            None => Set::new(),
+        };
+        Endpoint {
+            ty: Ty::of(rt),
+            api_version: rt.api_version(),
+            subresource: sub.unwrap_or_default().to_string(),
+            reset,
+        }
+    }
+}
+
+/// Fields never recorded as owned (`stripMetaManager`).
+fn strip_set() -> Set {
+    let f = |n: &str| PathElement::Field(n.into());
+    let mut s = Set::new();
+    s.insert(&[f("apiVersion")]);
+    s.insert(&[f("kind")]);
+    s.insert(&[f("metadata")]);
+    for name in [
+        "name",
+        "namespace",
+        "creationTimestamp",
+        "selfLink",
+        "uid",
+        "clusterName",
+        "generation",
+        "managedFields",
+        "resourceVersion",
+    ] {
+        s.insert(&[f("metadata"), f(name)]);
+    }
+    s
+}
+
+fn strip(managed: &mut Managed, id: &str) {
+    if let Some(e) = managed.0.get_mut(id) {
+        e.set = e.set.difference(&strip_set());
+        if e.set.is_empty() {
+            managed.0.remove(id);
+        }
+    }
+}
+
+/// `managerOrUserAgent`: the explicit manager, or the user agent up to its first `/` (printable
+/// characters only, at most 128 bytes).
+pub fn manager_or_user_agent(manager: Option<&str>, user_agent: &str) -> String {
+    if let Some(m) = manager.filter(|m| !m.is_empty()) {
+        return m.to_string();
+    }
+    let prefix = user_agent.split('/').next().unwrap_or_default();
+    let mut out = String::new();
+    for c in prefix.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > 128 {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An object with nothing set but its type (what `creater.New` gives for a create).
+fn empty_object(ep: &Endpoint, kind: &Value) -> Value {
+    json!({"apiVersion": ep.api_version, "kind": kind})
+}
+
+fn without_managed(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    remove_managed(&mut o);
+    o
+}
+
+/// The typed part of `Updater.Update`/`Updater.Apply`: takes the fields that changed from
+/// `live` to `new` away from every manager but `id` (unless `force` is false, then they are
+/// conflicts) and returns what changed.
+fn take_changed(
+    live: &Value,
+    new: &Value,
+    managed: &mut Managed,
+    id: &str,
+    force: bool,
+    ep: &Endpoint,
+) -> Result<typed::Comparison, Failure> {
+    let mut cmp = typed::compare(live, new, ep.ty).map_err(Failure::Typed)?;
+    cmp.exclude(&ep.reset);
+    let changed = cmp.modified.union(&cmp.added);
+    let mut conflicts = Vec::new();
+    for (other, e) in &managed.0 {
+        if other == id {
+            continue;
+        }
+        let clash = e.set.intersection(&changed);
+        if !clash.is_empty() {
+            conflicts.push((other.clone(), clash));
+        }
+    }
+    if !force && !conflicts.is_empty() {
+        return Err(Failure::Conflicts(
+            conflicts
+                .into_iter()
+                .flat_map(|(m, set)| set.paths().into_iter().map(move |p| (m.clone(), p)))
+                .collect(),
+        ));
+    }
+    for (other, clash) in conflicts {
+        if let Some(e) = managed.0.get_mut(&other) {
+            e.set = e.set.difference(&clash);
+        }
+    }
+    if !cmp.removed.is_empty() {
+        for (other, e) in managed.0.iter_mut() {
+            if other != id {
+                e.set = e.set.difference(&cmp.removed);
+            }
+        }
+    }
+    managed.0.retain(|_, e| !e.set.is_empty());
+    Ok(cmp)
+}
+
+/// Why a field manager operation failed.
+enum Failure {
+    /// (manager identifier, path) pairs.
+    Conflicts(Vec<(String, fieldpath::Path)>),
+    Typed(String),
+    BadRequest(String),
+}
+
+/// `Update` through `managedFieldsUpdater` → `stripMeta` → structured merge: `manager` ends up
+/// owning what it changed, on top of what it owned.
+fn update_managed(
+    live: &Value,
+    new: &Value,
+    mut managed: Managed,
+    manager: &str,
+    ep: &Endpoint,
+) -> Result<Managed, Failure> {
+    const CURRENT: &str = "current-operation";
+    let cmp = take_changed(live, new, &mut managed, CURRENT, true, ep)?;
+    let set = cmp
+        .modified
+        .union(&cmp.added)
+        .recursive_difference(&ep.reset)
+        .difference(&strip_set());
+    if !set.is_empty() {
+        let manager = if manager.is_empty() { "unknown" } else { manager };
+        let id = identifier(manager, Operation::Update, &ep.api_version, &ep.subresource);
+        let previous = managed.0.remove(&id).map(|e| e.set).unwrap_or_default();
+        managed.0.insert(
+            id,
+            Entry {
+                manager: manager.to_string(),
+                operation: Operation::Update,
+                api_version: ep.api_version.clone(),
+                subresource: ep.subresource.clone(),
+                time: Some(now_rfc3339()),
+                set: set.union(&previous),
+            },
+        );
+    }
+    cap_update_managers(&mut managed);
+    Ok(managed)
+}
+
+/// `capManagersManager`: merges the oldest update entries into `ancient-changes` buckets.
+fn cap_update_managers(managed: &mut Managed) {
+    let mut updaters: Vec<(i64, String)> = managed
+        .0
+        .iter()
+        .filter(|(_, e)| e.operation == Operation::Update)
+        .map(|(id, e)| (seconds(&e.time), id.clone()))
+        .collect();
+    if updaters.len() <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    updaters.sort();
+    let mut length = updaters.len();
+    let mut first_by_version: BTreeMap<String, String> = BTreeMap::new();
+    for (_, id) in updaters {
+        if length <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let Some(entry) = managed.0.get(&id).cloned() else {
+            continue;
+        };
+        let bucket = identifier("ancient-changes", Operation::Update, &entry.api_version, "");
+        match first_by_version.get(&entry.api_version) {
+            Some(first) => {
+                if !managed.0.contains_key(&bucket)
+                    && let Some(mut f) = managed.0.remove(first)
+                {
+                    f.manager = "ancient-changes".into();
+                    f.subresource = String::new();
+                    managed.0.insert(bucket.clone(), f);
+                }
+                if let Some(b) = managed.0.get_mut(&bucket) {
+                    b.set = entry.set.union(&b.set);
+                    b.time = entry.time.clone();
+                }
+                managed.0.remove(&id);
+                length -= 1;
+            }
+            None => {
+                first_by_version.insert(entry.api_version.clone(), id);
+            }
+        }
+    }
+}
+
+/// `decodeLiveOrNew`: the managed fields a write starts from.
+fn starting_managed(live: Option<&Value>, new: &Value, subresource: bool) -> Managed {
+    let from_live = || {
+        live.map(|l| Managed::decode(&l["metadata"]["managedFields"]).unwrap_or_default())
+            .unwrap_or_default()
+    };
+    if subresource {
+        return from_live();
+    }
+    let requested = &new["metadata"]["managedFields"];
+    let reset = match requested.as_array() {
+        Some(list) if list.is_empty() => true,
+        Some(list) => list.len() == 1 && list[0].as_object().is_some_and(Map::is_empty),
+        None => false,
+    };
+    if reset {
+        return Managed::default();
+    }
+    match Managed::decode(requested) {
+        Ok(m) if !m.is_empty() => m,
+        _ => from_live(),
+    }
+}
+
+/// Records an Update (create, update or non-apply patch) by `manager`: sets `new`'s
+/// `managedFields` from `live` (absent for a create) and what changed. Errors keep the
+/// managed fields of `live`, as `UpdateNoErrors` does.
+pub fn track_update(live: Option<&Value>, new: &mut Value, manager: &str, ep: &Endpoint) {
+    let managed = starting_managed(live, new, !ep.subresource.is_empty());
+    remove_managed(new);
+    // `skipNonApplied`: an existing object nobody tracks stays untracked until an apply.
+    if managed.is_empty() && live.is_some_and(|l| !l["metadata"]["uid"].is_null()) {
+        return;
+    }
+    let live_plain = match live {
+        Some(l) => without_managed(l),
+        None => empty_object(ep, &new["kind"]),
+    };
+    match update_managed(&live_plain, new, managed, manager, ep) {
+        Ok(managed) => set_managed(new, &managed),
+        Err(_) => {
+            if let Some(list) = live.and_then(|l| l["metadata"].get("managedFields")) {
+                new["metadata"]["managedFields"] = list.clone();
+            }
+        }
+    }
+}
+
+/// `Updater.prune`: removes what `id` applied last time and no longer applies, unless another
+/// manager owns it.
+fn prune(merged: &Value, managed: &Managed, last: Option<&Set>, ep: &Endpoint) -> Result<Value, String> {
+    let Some(last) = last.filter(|s| !s.is_empty()) else {
+        return Ok(merged.clone());
+    };
+    let ty = ep.ty;
+    let named = |s: &Set| typed::ensure_named_fields_are_members(s, ty);
+    let last = named(last);
+    let pruned = typed::remove_items(merged, &last, ty);
+    // Put back what somebody owns.
+    let owned = managed
+        .0
+        .values()
+        .fold(Set::new(), |acc, e| acc.union(&e.set));
+    let merged_set = named(&typed::to_field_set(merged, ty)?);
+    let pruned_set = named(&typed::to_field_set(&pruned, ty)?);
+    let pruned = typed::remove_items(
+        merged,
+        &merged_set.difference(&pruned_set.union(&named(&owned))),
+        ty,
+    );
+    // Remove only what the applier owned before.
+    let pruned_set = named(&typed::to_field_set(&pruned, ty)?);
+    Ok(typed::remove_items(
+        merged,
+        &merged_set.difference(&pruned_set).intersection(&last),
+        ty,
+    ))
+}
+
+/// Structured `Apply` with the wrappers below `lastApplied*`: returns the new object (`None`
+/// when nothing but managed fields changes) and the managed fields.
+fn apply_managed(
+    live: &Value,
+    mut managed: Managed,
+    config: &Value,
+    manager: &str,
+    force: bool,
+    ep: &Endpoint,
+) -> Result<(Option<Value>, Managed), Failure> {
+    if managed.is_empty() {
+        // `skipNonApplied`: existing fields go to `before-first-apply`.
+        let empty = empty_object(ep, &live["kind"]);
+        managed = update_managed(&empty, live, managed, "before-first-apply", ep)?;
+    }
+    if !config["metadata"]["managedFields"].is_null() {
+        return Err(Failure::BadRequest("metadata.managedFields must be nil".into()));
+    }
+    let id = identifier(manager, Operation::Apply, "", &ep.subresource);
+    let merged = typed::merge(live, config, ep.ty).map_err(Failure::Typed)?;
+    let last = managed.0.get(&id).map(|e| e.set.clone());
+    let set = typed::to_field_set(config, ep.ty)
+        .map_err(Failure::Typed)?
+        .recursive_difference(&ep.reset);
+    managed.0.insert(
+        id.clone(),
+        Entry {
+            manager: manager.to_string(),
+            operation: Operation::Apply,
+            api_version: ep.api_version.clone(),
+            subresource: ep.subresource.clone(),
+            time: managed.0.get(&id).and_then(|e| e.time.clone()),
+            set,
+        },
+    );
+    let merged = prune(&merged, &managed, last.as_ref(), ep).map_err(Failure::Typed)?;
+    take_changed(live, &merged, &mut managed, &id, force, ep)?;
+    strip(&mut managed, &id);
+    if fieldpath::values_equal(live, &merged) {
+        return Ok((None, managed));
+    }
+    if let Some(e) = managed.0.get_mut(&id) {
+        e.time = Some(now_rfc3339());
+    }
+    Ok((Some(merged), managed))
+}
+
+/// The fields kubectl's client-side apply set that still hold their applied values: kubectl's
+/// server-side apply may take them over without conflict.
+fn allowed_from_last_applied(live: &Value, ep: &Endpoint) -> Option<Set> {
+    let raw = live["metadata"]["annotations"][LAST_APPLIED].as_str()?;
+    let last: Value = serde_json::from_str(raw).ok()?;
+    if last["apiVersion"].as_str() != Some(ep.api_version.as_str()) {
+        return None;
+    }
+    let set = typed::to_field_set(&last, ep.ty).ok()?;
+    let cmp = typed::compare(&last, live, ep.ty).ok()?;
+    Some(
+        set.difference(&cmp.modified)
+            .difference(&cmp.added)
+            .difference(&cmp.removed),
+    )
+}
+
+/// Applies `config` for `manager` to `live` (`None`: the object does not exist yet). Returns the
+/// object to store, managed fields included.
+fn apply_object(
+    live: Option<&Value>,
+    config: &Value,
+    manager: &str,
+    force: bool,
+    ep: &Endpoint,
+) -> ApiResult<Value> {
+    let managed = match live {
+        Some(l) => Managed::decode(&l["metadata"]["managedFields"])
+            .map_err(|e| internal(format!("failed to decode managed fields: {e}")))?,
+        None => Managed::default(),
+    };
+    let live_plain = match live {
+        Some(l) => without_managed(l),
+        None => empty_object(ep, &config["kind"]),
+    };
+    let mut outcome = apply_managed(&live_plain, managed.clone(), config, manager, force, ep);
+    // `lastAppliedManager`: kubectl moving from client-side to server-side apply.
+    if manager == "kubectl"
+        && let Err(Failure::Conflicts(conflicts)) = &outcome
+        && let Some(allowed) = allowed_from_last_applied(&live_plain, ep)
+    {
+        let remaining: Vec<_> = conflicts
+            .iter()
+            .filter(|(_, p)| !allowed.has(p))
+            .cloned()
+            .collect();
+        outcome = if remaining.is_empty() {
+            apply_managed(&live_plain, managed, config, manager, true, ep)
+        } else {
+            Err(Failure::Conflicts(remaining))
+        };
+    }
+    let (object, managed) = outcome.map_err(|f| failure_error(f, config))?;
+    let mut object = object.unwrap_or(live_plain);
+    // `lastAppliedUpdater`: keep kubectl's annotation in step with what it applies.
+    if manager == "kubectl"
+        && object["metadata"]["annotations"][LAST_APPLIED]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    {
+        let mut applied = config.clone();
+        if let Some(a) = applied["metadata"]["annotations"].as_object_mut() {
+            a.remove(LAST_APPLIED);
+        }
+        object["metadata"]["annotations"][LAST_APPLIED] = json!(applied.to_string());
+    }
+    set_managed(&mut object, &managed);
+    Ok(object)
+}
+
+/// `printManager`: how conflict messages name a manager.
+fn print_manager(id: &str) -> String {
+    let Ok(e) = serde_json::from_str::<Value>(id) else {
+        return go_quote(id);
+    };
+    let mut out = go_quote(e["manager"].as_str().unwrap_or_default());
+    if let Some(sub) = e["subresource"].as_str().filter(|s| !s.is_empty()) {
+        out = format!("{out} with subresource {}", go_quote(sub));
+    }
+    if e["operation"] == "Update" {
+        out = format!("{out} using {}", e["apiVersion"].as_str().unwrap_or_default());
+    }
+    out
+}
+
+/// `NewConflictError`: 409 with one `FieldManagerConflict` cause per field.
+fn conflict_error(mut conflicts: Vec<(String, fieldpath::Path)>) -> ApiError {
+    conflicts.sort_by(|a, b| a.0.cmp(&b.0));
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|(m, p)| {
+            json!({"reason": "FieldManagerConflict",
+                "message": format!("conflict with {}", print_manager(m)),
+                "field": fieldpath::path_string(p)})
+        })
+        .collect();
+    let message = if conflicts.len() == 1 {
+        format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            print_manager(&conflicts[0].0),
+            fieldpath::path_string(&conflicts[0].1)
+        )
+    } else {
+        let mut lines = Vec::new();
+        let mut current: Option<&str> = None;
+        for (m, p) in &conflicts {
+            if current != Some(m.as_str()) {
+                lines.push(format!("conflicts with {}:", print_manager(m)));
+                current = Some(m);
+            }
+            lines.push(format!("- {}", fieldpath::path_string(p)));
+        }
+        format!(
+            "Apply failed with {} conflicts: {}",
+            conflicts.len(),
+            lines.join("\n")
+        )
+    };
+    ApiError {
+        code: 409,
+        status: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": "Conflict", "details": {"causes": causes}, "code": 409}),
+    }
+}
+
+/// `objectGVKNN`: `namespace/name; group/version, Kind=kind`.
+fn object_label(obj: &Value) -> String {
+    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let gvk = gvk_string(
+        obj["apiVersion"].as_str().unwrap_or_default(),
+        obj["kind"].as_str().unwrap_or_default(),
+    );
+    format!("{ns}/{name}; {gvk}")
+}
+
+fn failure_error(f: Failure, config: &Value) -> ApiError {
+    match f {
+        Failure::Conflicts(c) => conflict_error(c),
+        Failure::BadRequest(m) => bad_request(m),
+        // A plain error in kube-apiserver: 500 with no reason.
+        Failure::Typed(m) => {
+            let message = format!("failed to create typed patch object ({}): {m}", object_label(config));
+            ApiError {
+                code: 500,
+                status: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": message, "code": 500}),
+            }
+        }
+    }
+}
+
+/// The 422 for an apply without `fieldManager` (`ValidatePatchOptions`).
+fn missing_manager() -> ApiError {
+    ApiError {
+        code: 422,
+        status: invalid_status(
+            "meta.k8s.io",
+            "PatchOptions",
+            "",
+            &[FieldError::required("fieldManager", "is required for apply patch")],
+        ),
+    }
+}
+
+/// The 422 for `force` on a patch that is not an apply.
+pub fn force_not_allowed() -> ApiError {
+    ApiError {
+        code: 422,
+        status: invalid_status(
+            "meta.k8s.io",
+            "PatchOptions",
+            "",
+            &[FieldError::forbidden("force", "may not be specified for non-apply patch")],
+        ),
+    }
+}
+
+/// `GroupVersionKind.String()`.
+fn gvk_string(api_version: &str, kind: &str) -> String {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    format!("{group}/{version}, Kind={kind}")
+}
+
+/// PATCH with `application/apply-patch+yaml`: creates the object when absent (not through
+/// a subresource), applies to it otherwise.
 pub fn apply(
     state: &State,
     rt: &ResourceType,
@@ -23,39 +735,254 @@ pub fn apply(
     body: &[u8],
     opts: &WriteOptions,
 ) -> ApiResult<Written> {
-    if opts.field_manager.as_deref().is_none_or(str::is_empty) {
-        return Err(bad_request(
-            "PATCH requests with apply patch type require a field manager to be specified",
-        ));
-    }
-    let applied: Value = serde_yaml::from_slice(body)
-        .map_err(|e| bad_request(format!("error decoding YAML: {e}")))?;
-    if !applied.is_object() {
-        return Err(bad_request("the applied configuration must be an object"));
-    }
-    let key = StorageKey::of(rt);
-    if sub.is_none() && state.store.get(&key, namespace, name).is_none() {
-        let mut obj = applied;
-        obj["metadata"]["name"] = Value::String(name.to_string());
-        let ns = rt.namespaced.then_some(namespace);
-        return ops::create(state, rt, ns, obj, opts);
-    }
-    let patch_bytes = serde_json::to_vec(&applied).map_err(|e| bad_request(e.to_string()))?;
-    let patch_type = if rt.is_custom() {
-        ops::PatchType::Merge
-    } else {
-        ops::PatchType::Strategic
+    let Some(manager) = opts.field_manager.clone().filter(|m| !m.is_empty()) else {
+        return Err(missing_manager());
     };
-    // Fields the caller did not apply are left as they are; `resourceVersion` in an applied
-    // configuration is a precondition, as for any patch.
-    ops::patch(
-        state,
-        rt,
-        namespace,
-        name,
-        sub,
-        patch_type,
-        &patch_bytes,
-        opts,
-    )
+    let config: Value = match serde_yaml::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(other) => {
+            return Err(bad_request(format!(
+                "error decoding patch: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                go_kind(&other)
+            )));
+        }
+        Err(e) => return Err(bad_request(format!("error decoding patch: {e}"))),
+    };
+    let api_version = config["apiVersion"].as_str().unwrap_or_default();
+    let kind = config["kind"].as_str().unwrap_or_default();
+    if api_version != rt.api_version() || kind != rt.kind {
+        return Err(bad_request(format!(
+            "invalid object type: {}",
+            gvk_string(api_version, kind)
+        )));
+    }
+    let force = opts.force.unwrap_or(false);
+    let ep = Endpoint::new(rt, sub);
+    let key = StorageKey::of(rt);
+    if state.store.get(&key, namespace, name).is_none() {
+        if sub.is_some() {
+            return Err(not_found(rt, name));
+        }
+        let obj = apply_object(None, &config, &manager, force, &ep)?;
+        let obj_name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        if obj_name.is_empty() {
+            return Err(bad_request(format!(
+                "the name of the object ({name} based on URL) was undeterminable: name must be provided"
+            )));
+        }
+        if obj_name != name {
+            return Err(bad_request(format!(
+                "the name of the object ({obj_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let ns = rt.namespaced.then_some(namespace);
+        return ops::create_applied(state, rt, ns, clean(rt, obj), opts);
+    }
+    ops::update_applied(state, rt, namespace, name, sub, opts, |current| {
+        let obj = apply_object(Some(current), &config, &manager, force, &ep)?;
+        Ok(clean(rt, obj))
+    })
+}
+
+/// Built-in kinds are typed in kube-apiserver: a field removed down to `null` is gone.
+fn clean(rt: &ResourceType, mut obj: Value) -> Value {
+    fn drop_nulls(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|_, child| !child.is_null());
+                m.values_mut().for_each(drop_nulls);
+            }
+            Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+            _ => {}
+        }
+    }
+    if !rt.is_custom() {
+        drop_nulls(&mut obj);
+    }
+    obj
+}
+
+fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        _ => "null",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm_type() -> ResourceType {
+        crate::registry::builtin_types()
+            .into_iter()
+            .find(|t| t.kind == "ConfigMap")
+            .unwrap()
+    }
+
+    fn deploy_type() -> ResourceType {
+        crate::registry::builtin_types()
+            .into_iter()
+            .find(|t| t.kind == "Deployment")
+            .unwrap()
+    }
+
+    fn cm(data: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": data})
+    }
+
+    fn stored(mut obj: Value) -> Value {
+        obj["metadata"]["uid"] = json!("u1");
+        obj["metadata"]["resourceVersion"] = json!("5");
+        obj
+    }
+
+    fn entry<'a>(obj: &'a Value, manager: &str) -> &'a Value {
+        obj["metadata"]["managedFields"]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["manager"] == manager))
+            .unwrap_or_else(|| panic!("no entry for {manager} in {obj}"))
+    }
+
+    #[test]
+    fn apply_records_ownership_and_prunes_dropped_fields() {
+        let rt = cm_type();
+        let ep = Endpoint::new(&rt, None);
+        let first = apply_object(None, &cm(json!({"a": "1", "b": "2"})), "helm", false, &ep).unwrap();
+        let e = entry(&first, "helm");
+        assert_eq!(e["operation"], "Apply");
+        assert_eq!(e["apiVersion"], "v1");
+        assert_eq!(e["fieldsType"], "FieldsV1");
+        assert_eq!(e["fieldsV1"], json!({"f:data": {"f:a": {}, "f:b": {}}}));
+        let live = stored(first);
+        let second = apply_object(Some(&live), &cm(json!({"a": "1"})), "helm", false, &ep).unwrap();
+        assert_eq!(second["data"], json!({"a": "1"}));
+        assert_eq!(entry(&second, "helm")["fieldsV1"], json!({"f:data": {"f:a": {}}}));
+    }
+
+    #[test]
+    fn fields_owned_by_someone_else_survive_and_conflict() {
+        let rt = cm_type();
+        let ep = Endpoint::new(&rt, None);
+        let live = stored(apply_object(None, &cm(json!({"a": "1"})), "one", false, &ep).unwrap());
+        let both = stored(apply_object(Some(&live), &cm(json!({"a": "1", "b": "2"})), "two", false, &ep).unwrap());
+        // "two" stops applying a, which "one" co-owns: it stays.
+        let after = apply_object(Some(&both), &cm(json!({"b": "2"})), "two", false, &ep).unwrap();
+        assert_eq!(after["data"], json!({"a": "1", "b": "2"}));
+        let err = apply_object(Some(&both), &cm(json!({"a": "changed"})), "two", false, &ep)
+            .err()
+            .unwrap();
+        assert_eq!(err.code, 409);
+        assert_eq!(
+            err.status["message"],
+            "Apply failed with 1 conflict: conflict with \"one\": .data.a"
+        );
+        assert_eq!(
+            err.status["details"]["causes"],
+            json!([{"reason": "FieldManagerConflict", "message": "conflict with \"one\"", "field": ".data.a"}])
+        );
+        let forced = apply_object(Some(&both), &cm(json!({"a": "changed"})), "two", true, &ep).unwrap();
+        assert_eq!(forced["data"]["a"], "changed");
+        assert_eq!(forced["metadata"]["managedFields"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn updates_take_fields_and_conflict_with_appliers() {
+        let rt = cm_type();
+        let ep = Endpoint::new(&rt, None);
+        let mut created = cm(json!({"a": "1", "b": "2"}));
+        track_update(None, &mut created, "kubectl-create", &ep);
+        let e = entry(&created, "kubectl-create");
+        assert_eq!(e["operation"], "Update");
+        assert_eq!(e["fieldsV1"], json!({"f:data": {".": {}, "f:a": {}, "f:b": {}}}));
+        let live = stored(created);
+        let err = apply_object(Some(&live), &cm(json!({"a": "9", "b": "8"})), "kubectl", false, &ep)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.status["message"],
+            "Apply failed with 2 conflicts: conflicts with \"kubectl-create\" using v1:\n- .data.a\n- .data.b"
+        );
+        // An update by another manager moves the field it changed.
+        let mut edited = live.clone();
+        edited["data"]["a"] = json!("3");
+        track_update(Some(&live), &mut edited, "kubectl-edit", &ep);
+        assert_eq!(entry(&edited, "kubectl-edit")["fieldsV1"], json!({"f:data": {"f:a": {}}}));
+        assert_eq!(
+            entry(&edited, "kubectl-create")["fieldsV1"],
+            json!({"f:data": {".": {}, "f:b": {}}})
+        );
+    }
+
+    #[test]
+    fn first_apply_to_an_untracked_object_credits_before_first_apply() {
+        let rt = cm_type();
+        let ep = Endpoint::new(&rt, None);
+        let live = stored(cm(json!({"a": "1"})));
+        let err = apply_object(Some(&live), &cm(json!({"a": "2"})), "x", false, &ep).err().unwrap();
+        assert!(
+            err.status["message"]
+                .as_str()
+                .unwrap()
+                .contains("conflict with \"before-first-apply\" using v1: .data.a"),
+            "{}",
+            err.status
+        );
+    }
+
+    #[test]
+    fn env_var_removal_keeps_other_items() {
+        let rt = deploy_type();
+        let ep = Endpoint::new(&rt, None);
+        let d = |env: Value| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "i", "env": env}]}}}})
+        };
+        let live = stored(
+            apply_object(None, &d(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])), "helm", false, &ep)
+                .unwrap(),
+        );
+        let after = apply_object(Some(&live), &d(json!([{"name": "A", "value": "1"}])), "helm", false, &ep).unwrap();
+        assert_eq!(
+            after["spec"]["template"]["spec"]["containers"][0]["env"],
+            json!([{"name": "A", "value": "1"}])
+        );
+        assert_eq!(after["spec"]["selector"], json!({"matchLabels": {"a": "b"}}));
+        let fields = &entry(&after, "helm")["fieldsV1"];
+        assert_eq!(fields["f:spec"]["f:selector"], json!({}));
+        assert!(fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"]["f:env"]
+            ["k:{\"name\":\"A\"}"]
+            .is_object());
+    }
+
+    #[test]
+    fn status_endpoint_owns_only_status() {
+        let rt = deploy_type();
+        if !rt.has_subresource("status") {
+            return;
+        }
+        let ep = Endpoint::new(&rt, Some("status"));
+        let live = stored(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1}}));
+        let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"replicas": 5}, "status": {"replicas": 1}});
+        let out = apply_object(Some(&live), &config, "ctl", false, &ep);
+        // before-first-apply owns spec.replicas, but spec is reset on /status: no conflict.
+        let out = out.unwrap_or_else(|e| panic!("{}", e.status));
+        let e = entry(&out, "ctl");
+        assert_eq!(e["subresource"], "status");
+        assert_eq!(e["fieldsV1"], json!({"f:status": {"f:replicas": {}}}));
+    }
+
+    #[test]
+    fn manager_names() {
+        assert_eq!(manager_or_user_agent(None, "kubectl/v1.35.2 (linux/amd64) kubernetes/x"), "kubectl");
+        assert_eq!(manager_or_user_agent(Some("helm"), "Go-http-client/1.1"), "helm");
+        assert_eq!(manager_or_user_agent(Some(""), ""), "");
+        assert_eq!(gvk_string("apps/v1", "Deployment"), "apps/v1, Kind=Deployment");
+        assert_eq!(gvk_string("v1", "ConfigMap"), "/v1, Kind=ConfigMap");
+    }
 }

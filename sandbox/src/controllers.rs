@@ -86,6 +86,9 @@ fn handle(state: &State, change: &Change) {
             if !change.namespace.is_empty() {
                 finish_namespace(state, &change.namespace);
             }
+            if !change.key.group.is_empty() {
+                finish_crd(state, &format!("{}.{}", change.key.plural, change.key.group));
+            }
         }
         ChangeType::Added | ChangeType::Modified => {
             if deleting(obj) {
@@ -195,18 +198,45 @@ fn on_deleting(state: &State, key: &StorageKey, obj: &Value) {
         finish_namespace(state, &name);
     }
     if *key == crds_key() && held_by.contains(&CRD_CLEANUP_FINALIZER) {
-        if let Ok(served) = type_from_crd(obj) {
-            state.registry.unregister(&served.group, &served.plural);
-            let cr_key = StorageKey::new(&served.group, &served.plural);
+        // The CRD finalizer controller deletes every custom resource the normal way (their own
+        // finalizers are honoured) and lets the CRD go once none is left.
+        if let Ok(served) = type_from_crd(obj)
+            && let Some(rt) = state.registry.find_resource(&served.group, &served.plural)
+        {
+            let cr_key = StorageKey::of(&rt);
             for cr in state.store.list(&cr_key, None).0 {
-                state
-                    .store
-                    .remove(&cr_key, meta_str(&cr, "namespace"), meta_str(&cr, "name"));
+                if !deleting(&cr) {
+                    let _ = ops::delete(
+                        state,
+                        &rt,
+                        meta_str(&cr, "namespace"),
+                        meta_str(&cr, "name"),
+                        &DeleteOptions::default(),
+                    );
+                }
             }
         }
-        if let Some(rt) = ops::type_of(state, key) {
-            ops::remove_finalizer(state, &rt, "", &name, CRD_CLEANUP_FINALIZER);
+        finish_crd(state, &name);
+    }
+}
+
+/// A terminating CRD stops being served, and goes, once its last custom resource is gone.
+fn finish_crd(state: &State, crd_name: &str) {
+    let Some(crd) = state.store.get(&crds_key(), "", crd_name) else {
+        return;
+    };
+    if !deleting(&crd) || !finalizers(&crd).contains(&CRD_CLEANUP_FINALIZER) {
+        return;
+    }
+    if let Ok(served) = type_from_crd(&crd) {
+        let cr_key = StorageKey::new(&served.group, &served.plural);
+        if !state.store.list(&cr_key, None).0.is_empty() {
+            return;
         }
+        state.registry.unregister(&served.group, &served.plural);
+    }
+    if let Some(rt) = ops::type_of(state, &crds_key()) {
+        ops::remove_finalizer(state, &rt, "", crd_name, CRD_CLEANUP_FINALIZER);
     }
 }
 

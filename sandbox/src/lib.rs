@@ -7,10 +7,14 @@
 
 pub mod admission;
 pub mod apply;
+pub mod auth;
+pub mod control;
 pub mod controllers;
 pub mod discovery;
 pub mod errors;
 pub mod events;
+pub mod faults;
+pub mod filters;
 pub mod handlers;
 pub mod kubeconfig;
 pub mod kubelet;
@@ -18,16 +22,20 @@ pub mod list;
 pub mod openapi;
 pub mod ops;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod request;
 pub mod schema;
 pub mod selectors;
 pub mod server;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod table;
 pub mod tls;
 pub mod watch;
 
+pub use faults::FaultConfig;
 pub use kubelet::PodMode;
 pub use server::{Sandbox, SandboxConfig};
+pub use stats::StatsSnapshot;

@@ -190,7 +190,11 @@ impl Snapshots {
                     (sorted(items), rv, Some(start))
                 } else {
                     let rv = token_rv as u64;
-                    let items = match self.cached(&snapshot_id(rv)) {
+                    // The cache only saves rebuilding; compaction decides what can be read.
+                    let cached = self
+                        .cached(&snapshot_id(rv))
+                        .filter(|_| store.retains(rv));
+                    let items = match cached {
                         Some(items) => items,
                         None => match store.list_at(req.key, req.namespace, rv) {
                             Some(items) => sorted(items),

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
-use kube_sandbox::{PodMode, Sandbox, SandboxConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kube_sandbox::{FaultConfig, PodMode, Sandbox, SandboxConfig};
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]
@@ -35,7 +35,45 @@ enum Command {
         /// Changes kept for watches; older resourceVersions get 410 Expired.
         #[arg(long, default_value_t = 100_000)]
         watch_history: usize,
+        #[command(flatten)]
+        faults: FaultFlags,
     },
+}
+
+/// Faults to inject from the start; they can be changed later at `/sandbox/faults`.
+#[derive(Args)]
+struct FaultFlags {
+    /// Fraction (0-1) of API requests answered with --fault-error-code instead.
+    #[arg(long, default_value_t = 0.0)]
+    fault_error_rate: f64,
+    /// 500 (InternalError) or 429 (TooManyRequests with Retry-After).
+    #[arg(long, default_value_t = 500)]
+    fault_error_code: u16,
+    /// Retry-After seconds of injected 429s.
+    #[arg(long, default_value_t = 1)]
+    fault_retry_after_seconds: u64,
+    /// Latency added to every API request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    fault_latency_ms: u64,
+    /// End watch streams after this many seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    fault_watch_close_after_seconds: u64,
+    /// Hang every API request for this many seconds after start.
+    #[arg(long, default_value_t = 0)]
+    fault_pause_seconds: u64,
+}
+
+impl From<FaultFlags> for FaultConfig {
+    fn from(f: FaultFlags) -> Self {
+        FaultConfig {
+            error_rate: f.fault_error_rate,
+            error_code: f.fault_error_code,
+            retry_after_seconds: f.fault_retry_after_seconds,
+            latency_ms: f.fault_latency_ms,
+            watch_close_after_seconds: f.fault_watch_close_after_seconds,
+            pause_seconds: f.fault_pause_seconds,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
         listen,
         pods,
         watch_history,
+        faults,
     } = Cli::parse().command;
     let sandbox = Sandbox::start(SandboxConfig {
         listen,
@@ -67,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
         },
         watch_history,
         kubeconfig: Some(kubeconfig),
+        faults: faults.into(),
     })
     .await
     .context("starting the sandbox")?;

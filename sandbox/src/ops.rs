@@ -25,7 +25,13 @@ use crate::store::{Obj, StorageKey, Updated, meta_str};
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
+    /// The `fieldManager` query parameter.
     pub field_manager: Option<String>,
+    /// The `force` query parameter (server-side apply only).
+    pub force: Option<bool>,
+    /// The client's `User-Agent` for requests over HTTP (`None` for the sandbox's own writes,
+    /// which record no field ownership unless they name a manager).
+    pub user_agent: Option<String>,
 }
 
 impl Default for WriteOptions {
@@ -34,7 +40,48 @@ impl Default for WriteOptions {
             dry_run: false,
             field_validation: FieldValidation::Warn,
             field_manager: None,
+            force: None,
+            user_agent: None,
         }
+    }
+}
+
+impl WriteOptions {
+    /// Who an Update is recorded for (k8s: `managerOrUserAgent`), or `None` for an untracked
+    /// internal write.
+    fn update_manager(&self) -> Option<String> {
+        match (&self.field_manager, &self.user_agent) {
+            (None, None) => None,
+            (manager, agent) => Some(crate::apply::manager_or_user_agent(
+                manager.as_deref(),
+                agent.as_deref().unwrap_or_default(),
+            )),
+        }
+    }
+}
+
+/// Whether a write records its changes as an Update, or already carries the managed fields
+/// server-side apply computed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tracking {
+    Update,
+    Applied,
+}
+
+fn track(
+    tracking: Tracking,
+    rt: &ResourceType,
+    sub: Option<&str>,
+    live: Option<&Value>,
+    new: &mut Value,
+    opts: &WriteOptions,
+) {
+    if tracking == Tracking::Applied {
+        return;
+    }
+    if let Some(manager) = opts.update_manager() {
+        let endpoint = crate::apply::Endpoint::new(rt, sub);
+        crate::apply::track_update(live, new, &manager, &endpoint);
     }
 }
 
@@ -143,10 +190,44 @@ pub fn create(
     state: &State,
     rt: &ResourceType,
     namespace: Option<&str>,
-    mut body: Value,
+    body: Value,
     opts: &WriteOptions,
 ) -> ApiResult<Written> {
+    create_tracked(state, rt, namespace, body, opts, Tracking::Update)
+}
+
+/// Creates the object server-side apply computed (managed fields included).
+pub fn create_applied(
+    state: &State,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    body: Value,
+    opts: &WriteOptions,
+) -> ApiResult<Written> {
+    create_tracked(state, rt, namespace, body, opts, Tracking::Applied)
+}
+
+fn create_tracked(
+    state: &State,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    mut body: Value,
+    opts: &WriteOptions,
+    tracking: Tracking,
+) -> ApiResult<Written> {
     check_kind(rt, &mut body)?;
+    if let Some(custom) = &rt.custom
+        && state
+            .store
+            .get(&StorageKey::new("apiextensions.k8s.io", "customresourcedefinitions"), "", &custom.crd_name)
+            .is_some_and(|crd| !crd["metadata"]["deletionTimestamp"].is_null())
+    {
+        // The CRD handler refuses new objects while their definition is being deleted.
+        let mut err = crate::errors::method_not_supported(rt, "create");
+        err.status["message"] =
+            json!("create not allowed while custom resource definition is terminating");
+        return Err(err);
+    }
     let mut obj = to_stored(rt, body);
     let meta = &mut obj["metadata"];
     if rt.namespaced {
@@ -193,13 +274,20 @@ pub fn create(
                 ));
             }
             Some(n) if !n["metadata"]["deletionTimestamp"].is_null() => {
-                return Err(forbidden(
+                let mut err = forbidden(
                     rt,
                     &name,
                     &format!(
                         "unable to create new content in namespace {ns} because it is being terminated"
                     ),
-                ));
+                );
+                // The NamespaceLifecycle admission plugin names the cause.
+                err.status["details"]["causes"] = json!([{
+                    "reason": "NamespaceTerminating",
+                    "message": format!("namespace {ns} is being terminated"),
+                    "field": "metadata.namespace",
+                }]);
+                return Err(err);
             }
             Some(_) => {}
         }
@@ -220,24 +308,29 @@ pub fn create(
     } else {
         remove_key(meta, "generation");
     }
-    record_manager(&mut obj, opts, rt, None);
     admission::on_create(state, rt, &mut obj)?;
     let warnings = if rt.is_custom() {
         admission::custom_resource(state, rt, &mut obj, None, opts.field_validation, false)?
     } else {
         Vec::new()
     };
+    track(tracking, rt, None, None, &mut obj, opts);
+    let key = StorageKey::of(rt);
     if opts.dry_run {
+        // A dry run still reads storage, so a taken name is refused (k8s: DryRunnableStorage).
+        let ns = meta_str(&obj, "namespace");
+        if let Some(existing) = state.store.get(&key, ns, &name) {
+            return Err(name_taken(rt, &name, &existing));
+        }
         return Ok(Written {
             object: to_view(rt, &obj),
             warnings,
         });
     }
-    let key = StorageKey::of(rt);
     let stored = state
         .store
         .create(&key, obj)
-        .map_err(|_| already_exists(rt, &name))?;
+        .map_err(|existing| name_taken(rt, &name, &existing))?;
     if rt.group.is_empty() && rt.plural == "namespaces" {
         ensure_default_service_account(state, &name);
     }
@@ -245,6 +338,17 @@ pub fn create(
         object: to_view(rt, &stored),
         warnings,
     })
+}
+
+/// AlreadyExists, saying so when the object holding the name is being deleted (k8s: the
+/// registry store's create).
+fn name_taken(rt: &ResourceType, name: &str, existing: &Value) -> ApiError {
+    let mut err = already_exists(rt, name);
+    if !existing["metadata"]["deletionTimestamp"].is_null() {
+        let message = err.status["message"].as_str().unwrap_or_default();
+        err.status["message"] = json!(format!("object is being deleted: {message}"));
+    }
+    err
 }
 
 /// Every namespace has a `default` ServiceAccount (the serviceaccounts controller's job).
@@ -255,32 +359,6 @@ pub fn ensure_default_service_account(state: &State, namespace: &str) {
     let sa = json!({"metadata": {"name": "default", "namespace": namespace}});
     // Already there is fine: that is the goal.
     let _ = create(state, &rt, Some(namespace), sa, &WriteOptions::default());
-}
-
-/// Keeps a minimal `managedFields` record of who last wrote the object.
-fn record_manager(obj: &mut Value, opts: &WriteOptions, rt: &ResourceType, sub: Option<&str>) {
-    let Some(manager) = opts.field_manager.as_deref().filter(|m| !m.is_empty()) else {
-        return;
-    };
-    let mut entry = json!({
-        "manager": manager,
-        "operation": "Update",
-        "apiVersion": rt.api_version(),
-        "time": now_rfc3339(),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {},
-    });
-    if let Some(sub) = sub {
-        entry["subresource"] = json!(sub);
-    }
-    let list = &mut obj["metadata"]["managedFields"];
-    if !list.is_array() {
-        *list = json!([]);
-    }
-    if let Some(items) = list.as_array_mut() {
-        items.retain(|e| !(e["manager"] == manager && e["subresource"] == entry["subresource"]));
-        items.push(entry);
-    }
 }
 
 /// Why an update closure stopped: an API error, or a dry run that computed its answer.
@@ -297,6 +375,7 @@ impl From<ApiError> for Stop {
 
 /// The new stored object for an update of `current` with `desired` (in the client's view), or
 /// `None` when nothing changes.
+#[allow(clippy::too_many_arguments)]
 fn next_version(
     state: &State,
     rt: &ResourceType,
@@ -304,9 +383,12 @@ fn next_version(
     desired: Value,
     sub: Option<&str>,
     opts: &WriteOptions,
+    tracking: Tracking,
     warnings: &mut Vec<String>,
 ) -> ApiResult<Option<Value>> {
     let mut new = to_stored(rt, desired);
+    // The status strategy starts over from the stored object; what apply computed survives.
+    let applied_managed = new["metadata"].get("managedFields").cloned();
     let name = meta_str(current, "name");
     let requested_rv = meta_str(&new, "resourceVersion");
     if !requested_rv.is_empty() && requested_rv != meta_str(current, "resourceVersion") {
@@ -340,6 +422,13 @@ fn next_version(
             sub == Some("status"),
         )?;
     }
+    match tracking {
+        Tracking::Applied => match applied_managed {
+            Some(list) => new["metadata"]["managedFields"] = list,
+            None => remove_key(&mut new["metadata"], "managedFields"),
+        },
+        Tracking::Update => track(tracking, rt, sub, Some(current), &mut new, opts),
+    }
     if new == *current {
         return Ok(None);
     }
@@ -350,10 +439,10 @@ fn next_version(
         let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         new["metadata"]["generation"] = json!(generation);
     }
-    record_manager(&mut new, opts, rt, sub);
     Ok(Some(new))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_update(
     state: &State,
     rt: &ResourceType,
@@ -362,13 +451,23 @@ fn run_update(
     opts: &WriteOptions,
     desired: impl FnOnce(&Value) -> ApiResult<Value>,
     sub: Option<&str>,
+    tracking: Tracking,
 ) -> ApiResult<Written> {
     let key = StorageKey::of(rt);
     let mut warnings = Vec::new();
     let outcome = state.store.update(&key, namespace, name, |current: &Obj| {
         let view = to_view(rt, current);
         let wanted = desired(&view)?;
-        let next = next_version(state, rt, current, wanted, sub, opts, &mut warnings)?;
+        let next = next_version(
+            state,
+            rt,
+            current,
+            wanted,
+            sub,
+            opts,
+            tracking,
+            &mut warnings,
+        )?;
         if opts.dry_run {
             return Err(Stop::DryRun(next.unwrap_or_else(|| (**current).clone())));
         }
@@ -416,7 +515,44 @@ pub fn update(
 ) -> ApiResult<Written> {
     check_kind(rt, &mut body)?;
     check_identity(&body, namespace, name)?;
-    run_update(state, rt, namespace, name, opts, move |_| Ok(body), sub)
+    run_update(
+        state,
+        rt,
+        namespace,
+        name,
+        opts,
+        move |_| Ok(body),
+        sub,
+        Tracking::Update,
+    )
+}
+
+/// Stores what server-side apply made of the current object (`apply` gets the client's view
+/// and returns the object with its managed fields).
+pub fn update_applied(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    sub: Option<&str>,
+    opts: &WriteOptions,
+    apply: impl FnOnce(&Value) -> ApiResult<Value>,
+) -> ApiResult<Written> {
+    run_update(
+        state,
+        rt,
+        namespace,
+        name,
+        opts,
+        |current| {
+            let mut applied = apply(current)?;
+            check_identity(&applied, namespace, name)?;
+            check_kind(rt, &mut applied)?;
+            Ok(applied)
+        },
+        sub,
+        Tracking::Applied,
+    )
 }
 
 /// The patch formats kube-apiserver accepts, by Content-Type.
@@ -492,6 +628,9 @@ pub fn patch(
     if patch_type == PatchType::Apply {
         return crate::apply::apply(state, rt, namespace, name, sub, body, opts);
     }
+    if opts.force.is_some() {
+        return Err(crate::apply::force_not_allowed());
+    }
     let (group, kind) = (rt.group.clone(), rt.kind.clone());
     run_update(
         state,
@@ -519,6 +658,7 @@ pub fn patch(
             Ok(patched)
         },
         sub,
+        Tracking::Update,
     )
 }
 
@@ -560,13 +700,18 @@ pub fn delete(
         ));
     }
     let outcome = state.store.update(&key, namespace, name, |current: &Obj| {
+        // rest.BeforeDelete checks preconditions first, naming the kind (not the resource).
+        let by_kind = crate::errors::Qualified {
+            group: &rt.group,
+            plural: &rt.kind,
+        };
         if let Some(uid) = &opts.precondition_uid {
             let actual = meta_str(current, "uid");
             if uid != actual {
                 return Err(Stop::Api(conflict(
-                    rt,
+                    by_kind,
                     name,
-                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+                    &format!("the UID in the precondition ({uid}) does not match the UID in record ({actual}). The object might have been deleted and then recreated"),
                 )));
             }
         }
@@ -574,9 +719,9 @@ pub fn delete(
             let actual = meta_str(current, "resourceVersion");
             if rv != actual {
                 return Err(Stop::Api(conflict(
-                    rt,
+                    by_kind,
                     name,
-                    &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"),
+                    &format!("the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({actual}). The object might have been modified"),
                 )));
             }
         }
@@ -606,14 +751,34 @@ pub fn delete(
         if is_namespace {
             next["status"]["phase"] = json!("Terminating");
         }
-        if opts.dry_run {
-            return Err(Stop::DryRun(next));
+        let held = grace > 0
+            || is_namespace
+            || next["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty());
+        // Marking an object that stays for a while as deleting is a change of its desired
+        // state: generation moves on (k8s: rest.BeforeDelete, markAsDeleting).
+        if held
+            && !already
+            && let Some(generation) = current["metadata"]["generation"].as_i64().filter(|g| *g > 0)
+        {
+            next["metadata"]["generation"] = json!(generation + 1);
         }
-        Ok(if next == **current { None } else { Some(next) })
+        if opts.dry_run {
+            // What a real deletion would answer with: the marked object, or the object as it
+            // is when it would be removed at once.
+            return Err(Stop::DryRun(if held { next } else { (**current).clone() }));
+        }
+        // Nothing will hold it: it is removed below without first being marked, so watchers
+        // see only DELETED, as from kube-apiserver.
+        Ok(if next == **current || !held { None } else { Some(next) })
     });
     let view = |o: &Value| to_view(rt, o);
     match outcome {
         Err(Stop::Api(e)) => Err(e),
+        Err(Stop::DryRun(obj)) if obj["metadata"]["deletionTimestamp"].is_null() => {
+            Ok(Deleted::Removed(view(&obj)))
+        }
         Err(Stop::DryRun(obj)) => Ok(Deleted::Pending(view(&obj))),
         Ok(None) => Err(not_found(rt, name)),
         Ok(Some(Updated::Removed(o))) => Ok(Deleted::Removed(view(&o))),

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 #[path = "patch/gojson.rs"]
 mod gojson;
 #[path = "patch/smp_schema.rs"]
-mod smp_schema;
+pub(crate) mod smp_schema;
 #[path = "patch/strategic.rs"]
 mod strategic;
 

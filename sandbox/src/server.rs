@@ -18,7 +18,8 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::controllers::{self, NodeStore};
-use crate::handlers::{App, handle};
+use crate::faults::FaultConfig;
+use crate::handlers::App;
 use crate::kubeconfig;
 use crate::kubelet::{Kubelet, PodMode};
 use crate::ops::{self, WriteOptions};
@@ -35,6 +36,8 @@ pub struct SandboxConfig {
     pub watch_history: usize,
     /// Where to write the kubeconfig; a private temporary directory when unset.
     pub kubeconfig: Option<PathBuf>,
+    /// Faults injected from the start (see `crate::faults`).
+    pub faults: FaultConfig,
 }
 
 impl Default for SandboxConfig {
@@ -44,6 +47,7 @@ impl Default for SandboxConfig {
             pods: PodMode::Exec,
             watch_history: 100_000,
             kubeconfig: None,
+            faults: FaultConfig::default(),
         }
     }
 }
@@ -84,6 +88,11 @@ impl Sandbox {
         let _ = state.kubelet.set(kubelet);
         tasks.spawn(controllers::run(state.clone(), shutdown_rx.clone()));
         bootstrap(&state)?;
+        crate::auth::rbac::bootstrap(&state)?;
+        state
+            .faults
+            .set(config.faults.clone())
+            .map_err(|e| anyhow::anyhow!("invalid faults: {e}"))?;
 
         let listener = TcpListener::bind(config.listen)
             .await
@@ -94,7 +103,7 @@ impl Sandbox {
             state: state.clone(),
             shutdown: shutdown_rx.clone(),
         };
-        let router = axum::Router::new().fallback(handle).with_state(app);
+        let router = axum::Router::new().fallback(crate::filters::handle).with_state(app);
         tasks.spawn(serve(
             listener,
             TlsAcceptor::from(certs.config),
@@ -139,6 +148,42 @@ impl Sandbox {
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig_path)?;
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
         Ok(kube::Client::try_from(config)?)
+    }
+
+    /// A client that authenticates with `token` (e.g. a ServiceAccount token from the
+    /// TokenRequest API) instead of the admin token.
+    pub async fn client_with_token(&self, token: &str) -> anyhow::Result<kube::Client> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig_path)?;
+        let mut config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        config.auth_info = kube::config::AuthInfo {
+            token: Some(token.to_string().into()),
+            ..Default::default()
+        };
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// Replaces the fault settings (`pause_seconds` > 0 starts a pause now).
+    pub fn set_faults(&self, faults: FaultConfig) -> anyhow::Result<()> {
+        self.state
+            .faults
+            .set(faults)
+            .map_err(|e| anyhow::anyhow!("invalid faults: {e}"))
+    }
+
+    /// The fault settings now (`pause_seconds` is what is left of a pause).
+    pub fn faults(&self) -> FaultConfig {
+        self.state.faults.get()
+    }
+
+    /// The request counts so far (see `crate::stats`).
+    pub fn stats(&self) -> crate::stats::StatsSnapshot {
+        self.state.stats.snapshot()
+    }
+
+    /// Zeroes the request counts, returning what they were.
+    pub fn reset_stats(&self) -> crate::stats::StatsSnapshot {
+        self.state.stats.reset()
     }
 
     /// Shrinks the retained watch history now, so that older resourceVersions get 410.

@@ -108,6 +108,10 @@ pub struct State {
     pub admin_token: String,
     pub node_name: String,
     pub lists: crate::list::Snapshots,
+    /// Signs and checks ServiceAccount tokens.
+    pub auth_keys: crate::auth::authn::TokenKeys,
+    pub faults: crate::faults::Faults,
+    pub stats: crate::stats::Stats,
 }
 
 impl State {
@@ -119,6 +123,9 @@ impl State {
             admin_token,
             node_name: "sandbox".into(),
             lists: Default::default(),
+            auth_keys: Default::default(),
+            faults: Default::default(),
+            stats: Default::default(),
         }
     }
 }

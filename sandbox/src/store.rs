@@ -137,12 +137,19 @@ fn owner_uids(obj: &Value) -> Vec<String> {
 }
 
 /// Whether a write leaves an object that nothing holds any more: deletion requested, no
-/// finalizers, and no graceful period still running (pods wait for their kubelet).
-fn deletion_complete(obj: &Value) -> bool {
+/// finalizers, and no graceful period still running (pods wait for their kubelet). Namespaces
+/// are also held by `spec.finalizers` until the namespace controller has emptied them.
+fn deletion_complete(key: &StorageKey, obj: &Value) -> bool {
     let meta = &obj["metadata"];
+    let namespace_held = key.group.is_empty()
+        && key.plural == "namespaces"
+        && obj["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
     meta.get("deletionTimestamp").is_some_and(|t| !t.is_null())
         && meta["finalizers"].as_array().is_none_or(|f| f.is_empty())
         && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
+        && !namespace_held
 }
 
 impl Store {
@@ -320,7 +327,7 @@ impl Store {
             object: next.clone(),
             old: Some(current),
         });
-        let outcome = if deletion_complete(&next) {
+        let outcome = if deletion_complete(key, &next) {
             let removed = inner.remove(&at).unwrap_or(next);
             Updated::Removed(removed)
         } else {
@@ -356,6 +363,12 @@ impl Store {
         }
         let start = inner.history.partition_point(|c| c.rv <= rv);
         Since::Changes(inner.history.range(start..).cloned().collect())
+    }
+
+    /// Whether reads at resourceVersion `rv` can still be answered (etcd: not compacted).
+    pub fn retains(&self, rv: u64) -> bool {
+        let inner = self.lock();
+        rv >= inner.history_floor && rv <= inner.rv
     }
 
     /// A collection as it was at resourceVersion `rv` (what etcd serves for a read at a

@@ -145,6 +145,29 @@ impl Emitter {
 /// How often an idle watch with bookmarks allowed gets one (kube-apiserver: about a minute).
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 
+/// When the next bookmark is due (k8s: cacheWatcher.nextBookmarkTime): about every minute, and
+/// two seconds before the watch times out so that the client resumes from a recent version.
+/// `None` once that moment has passed.
+fn next_bookmark_time(
+    now: tokio::time::Instant,
+    deadline: tokio::time::Instant,
+) -> Option<tokio::time::Instant> {
+    let heartbeat = now + BOOKMARK_EVERY;
+    let at = match deadline.checked_sub(Duration::from_secs(2)) {
+        Some(pre_timeout) if pre_timeout < heartbeat => pre_timeout,
+        Some(_) => heartbeat,
+        None => return None,
+    };
+    (at > now).then_some(at)
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn stream(
     state: Arc<State>,
     req: WatchRequest,
@@ -187,7 +210,7 @@ async fn stream(
             rv
         }
     };
-    let mut next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
+    let mut next_bookmark = next_bookmark_time(tokio::time::Instant::now(), deadline);
     loop {
         match state.store.changes_since(cursor) {
             Since::Expired { oldest } => {
@@ -216,8 +239,8 @@ async fn stream(
         tokio::select! {
             res = changed.changed() => if res.is_err() { return },
             _ = tokio::time::sleep_until(deadline) => return,
-            _ = tokio::time::sleep_until(next_bookmark) => {
-                next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
+            _ = sleep_until_some(next_bookmark) => {
+                next_bookmark = next_bookmark_time(tokio::time::Instant::now(), deadline);
                 if req.allow_bookmarks && !out.bookmark(cursor, false).await {
                     return;
                 }

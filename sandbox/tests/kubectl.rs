@@ -292,3 +292,125 @@ fn schema_and_cel_violations_are_refused_with_field_messages() {
         assert!(listed.stderr.contains("No resources found"), "{listed:?}");
     });
 }
+
+#[test]
+fn chunked_and_all_namespace_gets_and_namespace_deletion() {
+    each_kubectl(|k| {
+        // Manifests rather than `kubectl create namespace/configmap`, which send protobuf.
+        let mut manifest = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n".to_string();
+        for i in 0..5 {
+            manifest.push_str(&format!(
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: team\ndata:\n  k: v\n"
+            ));
+        }
+        let out = k.run_stdin(&["create", "-f", "-"], &manifest);
+        assert!(out.ok, "{out:?}");
+        // Lists in chunks of two (limit/continue) still show every object, in order.
+        let names = k.ok(&[
+            "get",
+            "configmaps",
+            "-n",
+            "team",
+            "--chunk-size=2",
+            "-o",
+            "name",
+        ]);
+        assert_eq!(
+            names.lines().collect::<Vec<_>>(),
+            [
+                "configmap/cm-0",
+                "configmap/cm-1",
+                "configmap/cm-2",
+                "configmap/cm-3",
+                "configmap/cm-4"
+            ],
+            "{names}"
+        );
+        let table = k.ok(&["get", "configmaps", "-n", "team", "--chunk-size=2"]);
+        let rows: Vec<&str> = table.lines().collect();
+        assert_eq!(rows.len(), 6, "one header and five rows: {table}");
+        assert_eq!(
+            rows[0].split_whitespace().collect::<Vec<_>>(),
+            ["NAME", "DATA", "AGE"],
+            "{table}"
+        );
+
+        // -A adds the NAMESPACE column, read from each row's object metadata.
+        let all = k.ok(&["get", "serviceaccounts", "-A", "--chunk-size=1"]);
+        let mut lines = all.lines();
+        assert_eq!(
+            lines
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["NAMESPACE", "NAME", "SECRETS", "AGE"],
+            "{all}"
+        );
+        let namespaces: Vec<&str> = lines
+            .filter(|l| l.split_whitespace().nth(1) == Some("default"))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        for ns in ["default", "kube-system", "team"] {
+            assert!(namespaces.contains(&ns), "{ns} has its default ServiceAccount: {all}");
+        }
+
+        // -o wide adds the priority columns of pods.
+        let out = k.run_stdin(
+            &["create", "-n", "team", "-f", "-"],
+            &fixture("exec-pod.yaml"),
+        );
+        assert!(out.ok, "{out:?}");
+        k.ok(&[
+            "wait",
+            "-n",
+            "team",
+            "pod/hello",
+            "--for=jsonpath={.status.phase}=Succeeded",
+            "--timeout=30s",
+        ]);
+        let wide = k.ok(&["get", "pods", "-n", "team", "-o", "wide"]);
+        let header: Vec<&str> = wide
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            header,
+            [
+                "NAME",
+                "READY",
+                "STATUS",
+                "RESTARTS",
+                "AGE",
+                "IP",
+                "NODE",
+                "NOMINATED",
+                "NODE",
+                "READINESS",
+                "GATES"
+            ],
+            "{wide}"
+        );
+        let row: Vec<&str> = wide
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        assert_eq!(&row[..3], ["hello", "0/1", "Completed"], "{wide}");
+        assert_eq!(row.get(6), Some(&"sandbox"), "{wide}");
+
+        // delete --wait returns once the namespace and everything in it are gone.
+        let out = k.ok(&["delete", "namespace", "team", "--wait", "--timeout=60s"]);
+        assert!(out.contains("namespace \"team\" deleted"), "{out}");
+        let gone = k.run(&["get", "namespace", "team"]);
+        assert!(
+            !gone.ok && gone.stderr.contains("namespaces \"team\" not found"),
+            "{gone:?}"
+        );
+        let left = k.run(&["get", "configmaps", "-n", "team"]);
+        assert!(left.stderr.contains("No resources found"), "{left:?}");
+    });
+}

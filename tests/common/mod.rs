@@ -84,10 +84,16 @@ pub struct TestEnv {
 impl TestEnv {
     /// A cluster and a fresh namespace named after `test`, with the CRD installed.
     pub async fn new(test: &str) -> anyhow::Result<Self> {
+        Self::with_pods(test, kube_sandbox::PodMode::Exec).await
+    }
+
+    /// Like [`TestEnv::new`], with sandbox pods in `pods` mode (a real cluster runs them as
+    /// it always does).
+    pub async fn with_pods(test: &str, pods: kube_sandbox::PodMode) -> anyhow::Result<Self> {
         let (cluster, kubeconfig) = match std::env::var_os(REAL_CLUSTER_ENV) {
             Some(path) if !path.is_empty() => (Cluster::Real, PathBuf::from(path)),
             _ => {
-                let handle = sandbox::start_sandbox()
+                let handle = sandbox::start_sandbox_with(pods)
                     .await
                     .context("starting a sandbox")?;
                 let path = handle.kubeconfig_path().to_path_buf();
@@ -169,6 +175,11 @@ impl TestEnv {
     /// Starts `testjob-operator run --namespace <ns>` (stopping a running one first). Its log is
     /// appended to a file under the test target directory.
     pub async fn start_operator(&self) -> anyhow::Result<()> {
+        self.start_operator_with(&[]).await
+    }
+
+    /// [`TestEnv::start_operator`] with extra flags, e.g. `["--max-running", "2"]`.
+    pub async fn start_operator_with(&self, flags: &[&str]) -> anyhow::Result<()> {
         self.kill_operator().await?;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -176,6 +187,7 @@ impl TestEnv {
             .open(&self.operator_log)?;
         let child = Command::new(env!("CARGO_BIN_EXE_testjob-operator"))
             .args(["run", "--namespace", &self.namespace])
+            .args(flags)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("RUST_LOG", "info,testjob_operator=debug")
             .stdin(Stdio::null())

@@ -1,5 +1,5 @@
 //! Starts an in-memory kube-sandbox API server for the end-to-end tests: exec pods (runner
-//! commands run as local processes), default watch history.
+//! commands run as local processes) or simulated ones, default watch history.
 
 use std::path::Path;
 
@@ -17,10 +17,16 @@ impl SandboxHandle {
     }
 }
 
-/// Starts a sandbox.
+/// Starts a sandbox whose pods run as local processes.
 pub async fn start_sandbox() -> anyhow::Result<SandboxHandle> {
+    start_sandbox_with(PodMode::Exec).await
+}
+
+/// Starts a sandbox with the given pod mode: `Simulate` pods follow their `sandbox.kube/*`
+/// annotations (exit code, run time, log), for tests where timing matters.
+pub async fn start_sandbox_with(pods: PodMode) -> anyhow::Result<SandboxHandle> {
     let sandbox = Sandbox::start(SandboxConfig {
-        pods: PodMode::Exec,
+        pods,
         ..Default::default()
     })
     .await?;

@@ -220,7 +220,7 @@ pub fn authenticate_token(
         audiences
     };
     if !state.admin_token.is_empty() && token == state.admin_token {
-        return Ok((UserInfo::admin(), wanted.clone()));
+        return Ok((UserInfo::admin(), wanted.to_vec()));
     }
     let claims = verify_signature(state, token).ok_or("invalid bearer token")?;
     if claims.iss != ISSUER {

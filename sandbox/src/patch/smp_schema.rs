@@ -5,7 +5,7 @@
 
 /// The patch strategy a struct tag declares for one field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Strategy {
+pub(crate) enum Strategy {
     /// No tag: maps merge, lists are replaced.
     Default,
     /// `patchStrategy:"merge"` (possibly with `retainKeys`, which only shapes the patches
@@ -22,7 +22,7 @@ pub(super) enum Strategy {
 /// One tagged field, or a field leading to tagged fields (then `ty` names its struct type, or
 /// for lists, the element's).
 #[derive(Debug)]
-pub(super) struct Field {
+pub(crate) struct Field {
     pub json: &'static str,
     pub ty: Option<&'static str>,
     pub strategy: Strategy,
@@ -35,34 +35,34 @@ impl Field {
 }
 
 #[derive(Debug)]
-pub(super) struct TypeDef {
+pub(crate) struct TypeDef {
     pub name: &'static str,
     pub fields: &'static [Field],
 }
 
 /// Looks up struct types by name in a table of [`TypeDef`]s (the built-in one, or a test's).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Schema {
+pub(crate) struct Schema {
     types: &'static [TypeDef],
 }
 
 impl Schema {
-    pub(super) const fn new(types: &'static [TypeDef]) -> Self {
+    pub(crate) const fn new(types: &'static [TypeDef]) -> Self {
         Schema { types }
     }
 
     /// The schema of the built-in kinds.
-    pub(super) const fn builtin() -> Self {
+    pub(crate) const fn builtin() -> Self {
         Schema::new(TYPES)
     }
 
-    pub(super) fn type_named(&self, name: &str) -> Option<&'static TypeDef> {
+    pub(crate) fn type_named(&self, name: &str) -> Option<&'static TypeDef> {
         self.types.iter().find(|t| t.name == name)
     }
 
     /// The root type of a built-in kind; kinds with no tagged field outside `metadata` share a
     /// generic root that only knows `metadata`.
-    pub(super) fn root(&self, group: &str, kind: &str) -> Option<&'static TypeDef> {
+    pub(crate) fn root(&self, group: &str, kind: &str) -> Option<&'static TypeDef> {
         let name = ROOTS
             .iter()
             .find(|(g, k, _)| *g == group && *k == kind)
@@ -72,7 +72,7 @@ impl Schema {
 
     /// The strategy of `field` in `ty` and the type of its value (or list element), when that
     /// type has tagged fields of its own.
-    pub(super) fn field(
+    pub(crate) fn field(
         &self,
         ty: Option<&'static TypeDef>,
         field: &str,
