@@ -419,6 +419,77 @@ mod tests {
     }
 
     #[test]
+    fn queue_and_job_default_flags() {
+        let defaults = parse(&[]).expect("valid");
+        assert_eq!(defaults.queue, QueueConfig::default());
+        assert_eq!(defaults.runner.timeout_seconds, None);
+        assert_eq!(defaults.policy.retries, 0);
+        assert_eq!(defaults.policy.pod_cleanup, PodCleanup::OnSuccess);
+        assert_eq!(defaults.policy.ttl_after_finished, None);
+        assert_eq!(defaults.policy.retry_backoff, Duration::from_secs(10));
+        assert_eq!(defaults.policy.max_retry_backoff, Duration::from_secs(300));
+
+        let config = parse(&[
+            "--max-running",
+            "3",
+            "--default-priority",
+            "-5",
+            "--default-timeout-seconds",
+            "600",
+            "--default-retries",
+            "2",
+            "--retry-backoff-seconds",
+            "0.5",
+            "--max-retry-backoff-seconds",
+            "4",
+            "--default-pod-cleanup",
+            "Always",
+            "--default-ttl-seconds-after-finished",
+            "3600",
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.queue,
+            QueueConfig {
+                max_running: 3,
+                default_priority: -5
+            }
+        );
+        assert_eq!(config.runner.timeout_seconds, Some(600));
+        assert_eq!(config.policy.retries, 2);
+        assert_eq!(config.policy.retry_backoff, Duration::from_millis(500));
+        assert_eq!(config.policy.max_retry_backoff, Duration::from_secs(4));
+        assert_eq!(config.policy.pod_cleanup, PodCleanup::Always);
+        assert_eq!(
+            config.policy.ttl_after_finished,
+            Some(Duration::from_secs(3600))
+        );
+    }
+
+    #[test]
+    fn bad_queue_and_job_default_flags_are_refused() {
+        let cli = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|_| ())
+        };
+        assert!(cli(&["--default-retries", "11"]).is_err());
+        assert!(cli(&["--default-pod-cleanup", "sometimes"]).is_err());
+        assert!(cli(&["--max-running", "-1"]).is_err());
+        let error = parse(&[
+            "--retry-backoff-seconds",
+            "10",
+            "--max-retry-backoff-seconds",
+            "5",
+        ])
+        .expect_err("max below base");
+        assert!(
+            error.to_string().contains("--max-retry-backoff-seconds"),
+            "{error}"
+        );
+        assert!(cli(&["--retry-backoff-seconds", "-1"]).is_err());
+        assert!(parse(&["--retry-backoff-seconds", "NaN"]).is_err());
+    }
+
+    #[test]
     fn empty_namespace_means_all_and_empty_image_is_refused() {
         assert_eq!(parse(&["--namespace", ""]).expect("valid").namespace, None);
         assert!(parse(&["--default-runner-image", " "]).is_err());

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::{api::core::v1::Pod, jiff::Timestamp};
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -20,11 +20,15 @@ use kube::{
         watcher,
     },
 };
-use tracing::{debug, info, warn};
+use tokio::{sync::watch, task::JoinHandle};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     Error, Result,
     config::Config,
+    http::{self, Health},
+    leader::{self, Elector, LeaseSettings},
+    metrics::Metrics,
     crd::{Phase, TestJob, TestJobStatus},
     decide::{Decision, Outcome, STOP_DEADLINE_SECONDS, decide, reason},
     pod::{MANAGED_BY_LABEL, MANAGER, build_runner_pod, is_owned_by, pod_name},
@@ -49,6 +53,10 @@ pub struct Context {
     pub config: Config,
     /// The run queue (`--max-running`) and this process's bookkeeping of jobs.
     pub queue: Arc<Queue>,
+    /// The metrics served on `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// What `/readyz` reports.
+    pub health: Arc<Health>,
     /// The controller's cache of runner Pods, once [`controller`] built it.
     pods: Mutex<Option<Store<Pod>>>,
 }
@@ -64,6 +72,8 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             queue: Arc::new(Queue::new(config.queue.clone())),
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(Health::new(config.leader_election.is_some())),
             config,
             pods: Mutex::new(None),
         }
@@ -87,8 +97,16 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
     let wakeups = ctx.queue.attach(job_cache.clone());
     *ctx.pods.lock().unwrap_or_else(PoisonError::into_inner) = Some(pod_cache);
     let queue = ctx.queue.clone();
+    let health = ctx.health.clone();
     let job_events = reflector::reflector(job_writer, watcher(jobs, watcher::Config::default()))
-        .inspect_ok(move |event| queue.observe(event))
+        .inspect_ok(move |event| {
+            queue.observe(event);
+            // The cache now holds a complete list. (Waiting on `Store::wait_until_ready` instead
+            // would race the controller's own wait: that signal wakes only its last waiter.)
+            if matches!(event, watcher::Event::InitDone) {
+                health.set_synced(true);
+            }
+        })
         .applied_objects();
     let pod_events = reflector::reflector(
         pod_writer,
@@ -103,7 +121,12 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
         .reconcile_on(wakeups)
 }
 
-/// Runs the controller until SIGINT/SIGTERM. Fails early when the TestJob CRD is not installed.
+/// Runs the controller until SIGINT/SIGTERM: serves the HTTP endpoints, waits for leadership
+/// when leader election is on, then reconciles. A signal stops the controller gracefully
+/// (running reconciles finish, a second signal abandons them) and releases the Lease, so a
+/// standby takes over at once. Fails early when the TestJob CRD is not installed, and with
+/// [`Error::LeadershipLost`] when the Lease is lost, so that the replica never reconciles
+/// without leadership.
 pub async fn run(client: Client, config: Config) -> Result<()> {
     let (jobs, pods): (Api<TestJob>, Api<Pod>) = match &config.namespace {
         Some(ns) => (
@@ -115,14 +138,56 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
     jobs.list(&ListParams::default().limit(1))
         .await
         .map_err(Error::CrdNotQueryable)?;
+    let ctx = Arc::new(Context::new(client.clone(), config));
+    let health = ctx.health.clone();
+    let _server = AbortOnDrop(
+        http::serve(ctx.config.metrics_addr, ctx.metrics.clone(), health.clone()).await?,
+    );
+    let signals = listen_for_signals(health.clone());
+
+    let mut leadership = match &ctx.config.leader_election {
+        None => None,
+        Some(election) => {
+            let settings = LeaseSettings {
+                name: election.lease_name.clone(),
+                namespace: leader::resolve_namespace(
+                    election.lease_namespace.as_deref(),
+                    std::env::var("POD_NAMESPACE").ok().as_deref(),
+                    client.default_namespace(),
+                ),
+                identity: leader::default_identity(),
+                duration_seconds: election.duration_seconds,
+                grace_seconds: election.grace_seconds,
+            };
+            let elector = Elector::start(client, settings, health.clone());
+            tokio::select! {
+                leadership = elector.acquire() => Some(leadership),
+                () = signaled(signals.clone(), 1) => {
+                    info!("stopped while standing by");
+                    return Ok(());
+                }
+            }
+        }
+    };
+
     info!(
-        namespace = config.namespace.as_deref().unwrap_or("<all>"),
-        image = %config.runner.image,
+        namespace = ctx.config.namespace.as_deref().unwrap_or("<all>"),
+        image = %ctx.config.runner.image,
         "starting TestJob controller"
     );
-    let ctx = Arc::new(Context::new(client, config));
-    controller(jobs, pods, &ctx)
-        .shutdown_on_signal()
+    let controller = controller(jobs, pods, &ctx);
+    ctx.metrics.watch_store(controller.store());
+    // `graceful_shutdown_on` wants a `Sync` future, which a oneshot receiver is.
+    let (graceful_tx, graceful_rx) = futures::channel::oneshot::channel::<()>();
+    let _graceful = AbortOnDrop(tokio::spawn({
+        let signals = signals.clone();
+        async move {
+            signaled(signals, 1).await;
+            let _ = graceful_tx.send(());
+        }
+    }));
+    let reconciles = controller
+        .graceful_shutdown_on(graceful_rx.map(|_| ()))
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
@@ -131,10 +196,81 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
                 Err(controller::Error::ReconcilerFailed(..)) => {}
                 Err(error) => warn!(%error, "controller error"),
             }
-        })
-        .await;
-    info!("controller stopped");
+        });
+    let lost = async {
+        match leadership.as_mut() {
+            Some(leadership) => leadership.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = reconciles => info!("controller stopped"),
+        reason = lost => {
+            health.set_stopping();
+            error!(%reason, "lost leadership; exiting");
+            return Err(Error::LeadershipLost(reason));
+        }
+        () = signaled(signals, 2) => {
+            // Reconciles may still be running: leave the Lease to expire rather than hand it
+            // over while they write.
+            warn!("forced shutdown: abandoning running reconciles");
+            return Ok(());
+        }
+    }
+    if let Some(leadership) = leadership
+        && let Err(error) = leadership.release().await
+    {
+        warn!(%error, "could not release the Lease; a standby takes over once it expires");
+    }
     Ok(())
+}
+
+/// Aborts a background task when dropped, so none outlives [`run`].
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Counts SIGINT/SIGTERM signals (the first requests a graceful shutdown, the second forces it)
+/// and marks the process unready on the first.
+fn listen_for_signals(health: Arc<Health>) -> watch::Receiver<u8> {
+    let (tx, rx) = watch::channel(0u8);
+    tokio::spawn(async move {
+        for count in 1..=2u8 {
+            shutdown_signal().await;
+            if count == 1 {
+                info!("shutdown requested: finishing running reconciles (signal again to force)");
+                health.set_stopping();
+            }
+            tx.send_replace(count);
+        }
+    });
+    rx
+}
+
+/// Completes once `count` signals have arrived.
+async fn signaled(mut signals: watch::Receiver<u8>, count: u8) {
+    if signals.wait_for(|seen| *seen >= count).await.is_err() {
+        // The listener is gone (no signal handling available): never completes.
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Reconciles one TestJob.
@@ -204,8 +340,9 @@ pub async fn reconcile(job: Arc<TestJob>, ctx: Arc<Context>) -> Result<Action> {
 }
 
 /// Logs the error and retries soon.
-pub fn error_policy(job: Arc<TestJob>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(job: Arc<TestJob>, error: &Error, ctx: Arc<Context>) -> Action {
     warn!(testjob = %job.name_any(), namespace = ?job.namespace(), %error, "reconcile error");
+    ctx.metrics.reconcile_error(error);
     Action::requeue(ERROR_REQUEUE)
 }
 
@@ -250,6 +387,7 @@ async fn transitioned(ctx: &Context, job: &TestJob, transition: Transition<'_>) 
             pod,
             adopted,
         } => {
+            ctx.metrics.attempt_started(job, attempt, pod);
             let pod_name = pod.name_any();
             let verb = if adopted { "Adopted" } else { "Created" };
             info!(testjob = %name, pod = %pod_name, attempt, "{} runner Pod", verb.to_lowercase());
@@ -278,6 +416,7 @@ async fn transitioned(ctx: &Context, job: &TestJob, transition: Transition<'_>) 
             )
         }
         Transition::Finished { outcome, status } => {
+            ctx.metrics.job_finished(status);
             let duration = status.duration.as_deref().unwrap_or("-");
             info!(testjob = %name, phase = %outcome.phase, reason = %outcome.reason, duration, "finished: {}", outcome.message);
             match outcome.phase {

@@ -364,6 +364,102 @@ mod tests {
         }
     }
 
+    /// A decision in a few words, for the table below.
+    fn summary(decision: &Decision) -> String {
+        match decision {
+            Decision::Start { attempt } => format!("Start {attempt}"),
+            Decision::Wait { .. } => "Wait".into(),
+            Decision::StopPod { .. } => "StopPod".into(),
+            Decision::Retry { failed, .. } => format!("Retry {}", failed.reason),
+            Decision::Finish(outcome) => format!("Finish {} {}", outcome.phase, outcome.reason),
+            Decision::CleanUp => "CleanUp".into(),
+            Decision::Expire => "Expire".into(),
+            Decision::Done => "Done".into(),
+        }
+    }
+
+    #[test]
+    fn every_phase_by_every_event() {
+        let passed = terminated("Succeeded", 0, Some(r#"{"results":[]}"#));
+        let failed = terminated("Failed", 1, None);
+        let timed_out = deadline_exceeded();
+        let live = alive();
+        // (event, cancel, retries, Pod)
+        let events: [(&str, bool, i32, Option<&Pod>); 8] = [
+            ("no Pod", false, 0, None),
+            ("live Pod", false, 0, Some(&live)),
+            ("passed", false, 0, Some(&passed)),
+            ("failed", false, 0, Some(&failed)),
+            ("timed out", false, 0, Some(&timed_out)),
+            ("failed, retries left", false, 1, Some(&failed)),
+            ("cancel, live Pod", true, 0, Some(&live)),
+            ("cancel, no Pod", true, 0, None),
+        ];
+        let expected: [(Option<Phase>, [&str; 8]); 6] = [
+            (
+                None,
+                [
+                    "Start 1",
+                    "Start 1",
+                    "Start 1",
+                    "Start 1",
+                    "Start 1",
+                    "Start 1",
+                    "Finish Cancelled Cancelled",
+                    "Finish Cancelled Cancelled",
+                ],
+            ),
+            (
+                Some(Phase::Pending),
+                [
+                    "Start 1",
+                    "Start 1",
+                    "Start 1",
+                    "Start 1",
+                    "Start 1",
+                    "Start 1",
+                    "Finish Cancelled Cancelled",
+                    "Finish Cancelled Cancelled",
+                ],
+            ),
+            (
+                Some(Phase::Running),
+                [
+                    "Finish Failed PodDeleted",
+                    "Wait",
+                    "Finish Succeeded TestsPassed",
+                    "Finish Failed TestsFailed",
+                    "Finish Failed Timeout",
+                    "Retry TestsFailed",
+                    "StopPod",
+                    "Finish Cancelled Cancelled",
+                ],
+            ),
+            (
+                Some(Phase::Succeeded),
+                [
+                    "Done", "CleanUp", "CleanUp", "CleanUp", "CleanUp", "CleanUp", "CleanUp",
+                    "Done",
+                ],
+            ),
+            (Some(Phase::Failed), ["Done"; 8]),
+            (Some(Phase::Cancelled), ["Done"; 8]),
+        ];
+        for (phase, outcomes) in expected {
+            for ((event, cancel, retries, pod), want) in events.iter().zip(outcomes) {
+                let mut job = match phase {
+                    Some(Phase::Running) => running(),
+                    Some(done) if done.is_terminal() => finished_job(done),
+                    other => job(other, None),
+                };
+                job.spec.cancel = cancel.then_some(true);
+                job.spec.retries = Some(*retries);
+                let got = summary(&decide_at(&job, *pod, 200));
+                assert_eq!(got, want, "{phase:?} × {event}");
+            }
+        }
+    }
+
     #[test]
     fn new_and_pending_jobs_start_the_next_attempt() {
         let mut fresh = job(None, None);
@@ -536,7 +632,10 @@ mod tests {
             40,
         ));
         assert_eq!((last.phase, last.attempt), (Phase::Failed, 3));
-        assert_eq!(last.message, "runner exited with code 1 (attempt 3 of 3)");
+        assert_eq!(
+            last.message,
+            "runner exited with code 1; no results file was written (attempt 3 of 3)"
+        );
 
         // Success ends the job at any attempt.
         let passed = finished(decide_at(

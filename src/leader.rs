@@ -93,7 +93,10 @@ pub fn default_identity() -> String {
                 .and_then(|h| h.into_string().ok())
                 .filter(|h| !h.is_empty())
         });
-    identity_from(base.as_deref(), RandomState::new().hash_one(SystemTime::now()))
+    identity_from(
+        base.as_deref(),
+        RandomState::new().hash_one(SystemTime::now()),
+    )
 }
 
 fn identity_from(base: Option<&str>, random: u64) -> String {
@@ -107,7 +110,11 @@ fn identity_from(base: Option<&str>, random: u64) -> String {
         })
         .collect();
     // Field managers (kube-lease-manager uses one per identity) are limited to 128 bytes.
-    let base: String = base.unwrap_or(DEFAULT_LEASE_NAME).chars().take(63).collect();
+    let base: String = base
+        .unwrap_or(DEFAULT_LEASE_NAME)
+        .chars()
+        .take(63)
+        .collect();
     format!("{base}-{suffix}")
 }
 
@@ -333,7 +340,10 @@ impl Elector {
                     Some(view)
                 } else {
                     let holder = view.holder;
-                    warn!(?holder, "another replica took the Lease at the same time; standing by");
+                    warn!(
+                        ?holder,
+                        "another replica took the Lease at the same time; standing by"
+                    );
                     None
                 }
             }
@@ -465,7 +475,10 @@ mod tests {
         assert_eq!(resolve_namespace(None, None, "ctx"), "ctx");
         // Empty values (an unset downward-API field, `--lease-namespace ""`) count as absent.
         assert_eq!(resolve_namespace(Some(" "), Some(""), "default"), "default");
-        assert_eq!(resolve_namespace(Some(""), Some(" pod-ns "), "ctx"), "pod-ns");
+        assert_eq!(
+            resolve_namespace(Some(""), Some(" pod-ns "), "ctx"),
+            "pod-ns"
+        );
     }
 
     #[test]

@@ -102,10 +102,10 @@ impl Metrics {
         registry.register_collector(Box::new(cache.clone()));
         // Every reason starts at zero, so rates and alerts work before the first error.
         for reason in ERROR_REASONS {
-            reconcile_errors.get_or_create(&ReasonLabel { reason });
+            let _ = reconcile_errors.get_or_create(&ReasonLabel { reason });
         }
         for phase in terminal_phases() {
-            finished.get_or_create(&PhaseLabel {
+            let _ = finished.get_or_create(&PhaseLabel {
                 phase: phase.clone(),
             });
         }
@@ -121,7 +121,11 @@ impl Metrics {
 
     /// Computes the cache gauges from `store` from now on (the controller's TestJob cache).
     pub fn watch_store(&self, store: Store<TestJob>) {
-        *self.cache.store.write().unwrap_or_else(PoisonError::into_inner) = Some(store);
+        *self
+            .cache
+            .store
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(store);
     }
 
     /// Records a final status just written: counts its phase and observes its run time.
@@ -140,9 +144,10 @@ impl Metrics {
         }
     }
 
-    /// Records that the runner Pod of `attempt` was created (not adopted) for `job`: the first
-    /// attempt's Pod ends the job's wait in the queue.
-    pub fn pod_created(&self, job: &TestJob, attempt: i32, pod: &Pod) {
+    /// Records that `job` started `attempt` with runner `pod` (created, or adopted after a
+    /// restart; either way the Running status is written once per attempt): the first attempt's
+    /// Pod ends the job's wait in the queue.
+    pub fn attempt_started(&self, job: &TestJob, attempt: i32, pod: &Pod) {
         if attempt != 1 {
             return;
         }
@@ -217,7 +222,9 @@ fn all_phases() -> &'static [String] {
     static PHASES: LazyLock<Vec<String>> = LazyLock::new(|| {
         let crd = serde_json::to_value(TestJob::crd()).unwrap_or_default();
         let phases = crd
-            .pointer("/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/phase/enum")
+            .pointer(
+                "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/phase/enum",
+            )
             .and_then(|e| e.as_array())
             .map(|e| {
                 e.iter()
@@ -226,10 +233,15 @@ fn all_phases() -> &'static [String] {
             })
             .unwrap_or_default();
         if phases.is_empty() {
-            [Phase::Pending, Phase::Running, Phase::Succeeded, Phase::Failed]
-                .iter()
-                .map(|p| p.as_str().to_owned())
-                .collect()
+            [
+                Phase::Pending,
+                Phase::Running,
+                Phase::Succeeded,
+                Phase::Failed,
+            ]
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect()
         } else {
             phases
         }
@@ -268,7 +280,10 @@ impl CacheCounts {
                 .as_ref()
                 .and_then(|s| s.phase)
                 .unwrap_or(Phase::Pending);
-            *counts.by_phase.entry(phase.as_str().to_owned()).or_default() += 1;
+            *counts
+                .by_phase
+                .entry(phase.as_str().to_owned())
+                .or_default() += 1;
             match phase {
                 Phase::Pending => counts.queued += 1,
                 Phase::Running => counts.running += 1,
@@ -333,7 +348,6 @@ mod tests {
     use k8s_openapi::{apimachinery::pkg::apis::meta::v1::ObjectMeta, jiff::Timestamp};
     use kube::runtime::{reflector, watcher};
 
-
     fn time(seconds: i64) -> Time {
         Time(Timestamp::from_second(1_700_000_000 + seconds).expect("valid time"))
     }
@@ -381,7 +395,10 @@ mod tests {
             "testjob_duration_seconds_count 0",
             "testjob_queue_wait_seconds_count 0",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
         // Non-final phases are never counted as finished.
         assert!(!text.contains(r#"testjob_finished_total{phase="Running"}"#));
@@ -392,7 +409,7 @@ mod tests {
     #[test]
     fn finished_jobs_are_counted_by_phase_with_their_duration() {
         let metrics = Metrics::new();
-        let finished = |phase, seconds| TestJobStatus {
+        let finished = |phase, seconds: i64| TestJobStatus {
             phase: Some(phase),
             start_time: Some(time(10)),
             completion_time: Some(time(10 + seconds)),
@@ -429,12 +446,18 @@ mod tests {
             },
             ..Pod::default()
         };
-        metrics.pod_created(&job, 1, &pod(7));
-        metrics.pod_created(&job, 2, &pod(60));
+        metrics.attempt_started(&job, 1, &pod(7));
+        metrics.attempt_started(&job, 2, &pod(60));
         let text = metrics.encode().expect("encodes");
         let lines = samples(&text);
-        assert!(lines.contains(&"testjob_queue_wait_seconds_sum 7.0"), "{text}");
-        assert!(lines.contains(&"testjob_queue_wait_seconds_count 1"), "{text}");
+        assert!(
+            lines.contains(&"testjob_queue_wait_seconds_sum 7.0"),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&"testjob_queue_wait_seconds_count 1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -120,7 +120,8 @@ impl Queue {
         match event {
             watcher::Event::Apply(job) if job_phase(job).is_some_and(Phase::is_terminal) => {
                 // Finished elsewhere (another replica, or before this process saw it).
-                if state.holders.remove(&key(job)).is_some() {
+                let freed = state.holders.remove(&key(job)).is_some();
+                if freed {
                     self.hand_out(&mut state, None);
                 }
             }

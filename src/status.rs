@@ -220,7 +220,7 @@ pub fn format_duration(duration: SignedDuration) -> String {
     }
 }
 
-/// Turns a `Queued` condition, if the job has one, to False.
+/// Turns a True `Queued` condition, if the job has one, to False.
 fn leave_queue(
     conditions: &mut Vec<Condition>,
     reason: &str,
@@ -228,7 +228,10 @@ fn leave_queue(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    if conditions.iter().any(|c| c.type_ == condition::QUEUED) {
+    if conditions
+        .iter()
+        .any(|c| c.type_ == condition::QUEUED && c.status == "True")
+    {
         set_condition(
             conditions,
             condition::QUEUED,

@@ -27,6 +27,10 @@ use testjob_operator::{
 
 use common::{TestEnv, package_file, parse_table};
 
+/// Operator flags that keep every runner Pod (the default deletes those of succeeded jobs), for
+/// tests that count the Pods of finished jobs.
+const KEEP_PODS: &[&str] = &["--default-pod-cleanup", "Never"];
+
 /// Every file in `tests/fixtures/invalid`, with what `kubectl apply` must say about it.
 const INVALID_MANIFESTS: &[(&str, &[&str])] = &[
     ("missing-test-id", &["spec.testId", "Required value"]),
@@ -122,7 +126,7 @@ async fn assert_one_pod(env: &TestEnv, job: &str) -> anyhow::Result<()> {
 #[tokio::test]
 async fn examples_reach_their_expected_phase_with_results() -> anyhow::Result<()> {
     let env = TestEnv::new("examples").await?;
-    env.start_operator().await?;
+    env.start_operator_with(KEEP_PODS).await?;
     for example in ["minimal", "steps", "failing"] {
         env.apply(&format!("examples/{example}.yaml")).await?;
     }
@@ -474,7 +478,7 @@ async fn killed_controller_resumes_every_job_with_one_pod_per_attempt() -> anyho
 
     // The first half runs when the controller is killed (SIGKILL, no chance to clean up).
     env.apply_yaml(&manifests(0..JOBS / 2)).await?;
-    env.start_operator().await?;
+    env.start_operator_with(KEEP_PODS).await?;
     let started = env
         .poll("the first jobs to start", || async {
             let started = env
@@ -514,7 +518,7 @@ async fn killed_controller_resumes_every_job_with_one_pod_per_attempt() -> anyho
         "{finished_while_down} runner Pods finished while the operator was down; {still_running} jobs still say Running"
     );
 
-    env.start_operator().await?;
+    env.start_operator_with(KEEP_PODS).await?;
     let (failing, passing): (Vec<usize>, Vec<usize>) = (0..JOBS).partition(|i| i % 4 == 0);
     let (failing, passing): (Vec<String>, Vec<String>) = (
         failing.into_iter().map(name).collect(),

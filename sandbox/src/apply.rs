@@ -72,10 +72,16 @@ fn identifier(manager: &str, operation: Operation, api_version: &str, subresourc
         operation.as_str()
     );
     if operation == Operation::Update && !api_version.is_empty() {
-        id.push_str(&format!(",\"apiVersion\":{}", Value::String(api_version.into())));
+        id.push_str(&format!(
+            ",\"apiVersion\":{}",
+            Value::String(api_version.into())
+        ));
     }
     if !subresource.is_empty() {
-        id.push_str(&format!(",\"subresource\":{}", Value::String(subresource.into())));
+        id.push_str(&format!(
+            ",\"subresource\":{}",
+            Value::String(subresource.into())
+        ));
     }
     id.push('}');
     id
@@ -350,7 +356,11 @@ fn update_managed(
         .recursive_difference(&ep.reset)
         .difference(&strip_set());
     if !set.is_empty() {
-        let manager = if manager.is_empty() { "unknown" } else { manager };
+        let manager = if manager.is_empty() {
+            "unknown"
+        } else {
+            manager
+        };
         let id = identifier(manager, Operation::Update, &ep.api_version, &ep.subresource);
         let previous = managed.0.remove(&id).map(|e| e.set).unwrap_or_default();
         managed.0.insert(
@@ -464,7 +474,12 @@ pub fn track_update(live: Option<&Value>, new: &mut Value, manager: &str, ep: &E
 
 /// `Updater.prune`: removes what `id` applied last time and no longer applies, unless another
 /// manager owns it.
-fn prune(merged: &Value, managed: &Managed, last: Option<&Set>, ep: &Endpoint) -> Result<Value, String> {
+fn prune(
+    merged: &Value,
+    managed: &Managed,
+    last: Option<&Set>,
+    ep: &Endpoint,
+) -> Result<Value, String> {
     let Some(last) = last.filter(|s| !s.is_empty()) else {
         return Ok(merged.clone());
     };
@@ -509,7 +524,9 @@ fn apply_managed(
         managed = update_managed(&empty, live, managed, "before-first-apply", ep)?;
     }
     if !config["metadata"]["managedFields"].is_null() {
-        return Err(Failure::BadRequest("metadata.managedFields must be nil".into()));
+        return Err(Failure::BadRequest(
+            "metadata.managedFields must be nil".into(),
+        ));
     }
     let id = identifier(manager, Operation::Apply, "", &ep.subresource);
     let merged = typed::merge(live, config, ep.ty).map_err(Failure::Typed)?;
@@ -601,10 +618,21 @@ fn apply_object(
             .is_some_and(|s| !s.is_empty())
     {
         let mut applied = config.clone();
-        if let Some(a) = applied["metadata"]["annotations"].as_object_mut() {
-            a.remove(LAST_APPLIED);
+        if let Some(meta) = applied["metadata"].as_object_mut() {
+            let emptied = meta
+                .get_mut("annotations")
+                .and_then(Value::as_object_mut)
+                .is_some_and(|a| {
+                    a.remove(LAST_APPLIED);
+                    a.is_empty()
+                });
+            if emptied {
+                meta.remove("annotations");
+            }
         }
-        object["metadata"]["annotations"][LAST_APPLIED] = json!(applied.to_string());
+        // `runtime.Encode` of unstructured: Go's JSON encoder, newline included.
+        object["metadata"]["annotations"][LAST_APPLIED] =
+            json!(format!("{}\n", fieldpath::go_json(&applied)));
     }
     set_managed(&mut object, &managed);
     Ok(object)
@@ -620,7 +648,10 @@ fn print_manager(id: &str) -> String {
         out = format!("{out} with subresource {}", go_quote(sub));
     }
     if e["operation"] == "Update" {
-        out = format!("{out} using {}", e["apiVersion"].as_str().unwrap_or_default());
+        out = format!(
+            "{out} using {}",
+            e["apiVersion"].as_str().unwrap_or_default()
+        );
     }
     out
 }
@@ -682,7 +713,10 @@ fn failure_error(f: Failure, config: &Value) -> ApiError {
         Failure::BadRequest(m) => bad_request(m),
         // A plain error in kube-apiserver: 500 with no reason.
         Failure::Typed(m) => {
-            let message = format!("failed to create typed patch object ({}): {m}", object_label(config));
+            let message = format!(
+                "failed to create typed patch object ({}): {m}",
+                object_label(config)
+            );
             ApiError {
                 code: 500,
                 status: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -700,7 +734,10 @@ fn missing_manager() -> ApiError {
             "meta.k8s.io",
             "PatchOptions",
             "",
-            &[FieldError::required("fieldManager", "is required for apply patch")],
+            &[FieldError::required(
+                "fieldManager",
+                "is required for apply patch",
+            )],
         ),
     }
 }
@@ -713,7 +750,10 @@ pub fn force_not_allowed() -> ApiError {
             "meta.k8s.io",
             "PatchOptions",
             "",
-            &[FieldError::forbidden("force", "may not be specified for non-apply patch")],
+            &[FieldError::forbidden(
+                "force",
+                "may not be specified for non-apply patch",
+            )],
         ),
     }
 }
@@ -851,7 +891,8 @@ mod tests {
     fn apply_records_ownership_and_prunes_dropped_fields() {
         let rt = cm_type();
         let ep = Endpoint::new(&rt, None);
-        let first = apply_object(None, &cm(json!({"a": "1", "b": "2"})), "helm", false, &ep).unwrap();
+        let first =
+            apply_object(None, &cm(json!({"a": "1", "b": "2"})), "helm", false, &ep).unwrap();
         let e = entry(&first, "helm");
         assert_eq!(e["operation"], "Apply");
         assert_eq!(e["apiVersion"], "v1");
@@ -860,7 +901,10 @@ mod tests {
         let live = stored(first);
         let second = apply_object(Some(&live), &cm(json!({"a": "1"})), "helm", false, &ep).unwrap();
         assert_eq!(second["data"], json!({"a": "1"}));
-        assert_eq!(entry(&second, "helm")["fieldsV1"], json!({"f:data": {"f:a": {}}}));
+        assert_eq!(
+            entry(&second, "helm")["fieldsV1"],
+            json!({"f:data": {"f:a": {}}})
+        );
     }
 
     #[test]
@@ -868,7 +912,16 @@ mod tests {
         let rt = cm_type();
         let ep = Endpoint::new(&rt, None);
         let live = stored(apply_object(None, &cm(json!({"a": "1"})), "one", false, &ep).unwrap());
-        let both = stored(apply_object(Some(&live), &cm(json!({"a": "1", "b": "2"})), "two", false, &ep).unwrap());
+        let both = stored(
+            apply_object(
+                Some(&live),
+                &cm(json!({"a": "1", "b": "2"})),
+                "two",
+                false,
+                &ep,
+            )
+            .unwrap(),
+        );
         // "two" stops applying a, which "one" co-owns: it stays.
         let after = apply_object(Some(&both), &cm(json!({"b": "2"})), "two", false, &ep).unwrap();
         assert_eq!(after["data"], json!({"a": "1", "b": "2"}));
@@ -884,9 +937,16 @@ mod tests {
             err.status["details"]["causes"],
             json!([{"reason": "FieldManagerConflict", "message": "conflict with \"one\"", "field": ".data.a"}])
         );
-        let forced = apply_object(Some(&both), &cm(json!({"a": "changed"})), "two", true, &ep).unwrap();
+        let forced =
+            apply_object(Some(&both), &cm(json!({"a": "changed"})), "two", true, &ep).unwrap();
         assert_eq!(forced["data"]["a"], "changed");
-        assert_eq!(forced["metadata"]["managedFields"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            forced["metadata"]["managedFields"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -897,11 +957,20 @@ mod tests {
         track_update(None, &mut created, "kubectl-create", &ep);
         let e = entry(&created, "kubectl-create");
         assert_eq!(e["operation"], "Update");
-        assert_eq!(e["fieldsV1"], json!({"f:data": {".": {}, "f:a": {}, "f:b": {}}}));
+        assert_eq!(
+            e["fieldsV1"],
+            json!({"f:data": {".": {}, "f:a": {}, "f:b": {}}})
+        );
         let live = stored(created);
-        let err = apply_object(Some(&live), &cm(json!({"a": "9", "b": "8"})), "kubectl", false, &ep)
-            .err()
-            .unwrap();
+        let err = apply_object(
+            Some(&live),
+            &cm(json!({"a": "9", "b": "8"})),
+            "kubectl",
+            false,
+            &ep,
+        )
+        .err()
+        .unwrap();
         assert_eq!(
             err.status["message"],
             "Apply failed with 2 conflicts: conflicts with \"kubectl-create\" using v1:\n- .data.a\n- .data.b"
@@ -910,7 +979,10 @@ mod tests {
         let mut edited = live.clone();
         edited["data"]["a"] = json!("3");
         track_update(Some(&live), &mut edited, "kubectl-edit", &ep);
-        assert_eq!(entry(&edited, "kubectl-edit")["fieldsV1"], json!({"f:data": {"f:a": {}}}));
+        assert_eq!(
+            entry(&edited, "kubectl-edit")["fieldsV1"],
+            json!({"f:data": {"f:a": {}}})
+        );
         assert_eq!(
             entry(&edited, "kubectl-create")["fieldsV1"],
             json!({"f:data": {".": {}, "f:b": {}}})
@@ -922,7 +994,9 @@ mod tests {
         let rt = cm_type();
         let ep = Endpoint::new(&rt, None);
         let live = stored(cm(json!({"a": "1"})));
-        let err = apply_object(Some(&live), &cm(json!({"a": "2"})), "x", false, &ep).err().unwrap();
+        let err = apply_object(Some(&live), &cm(json!({"a": "2"})), "x", false, &ep)
+            .err()
+            .unwrap();
         assert!(
             err.status["message"]
                 .as_str()
@@ -943,20 +1017,38 @@ mod tests {
                 "spec": {"containers": [{"name": "c", "image": "i", "env": env}]}}}})
         };
         let live = stored(
-            apply_object(None, &d(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])), "helm", false, &ep)
-                .unwrap(),
+            apply_object(
+                None,
+                &d(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])),
+                "helm",
+                false,
+                &ep,
+            )
+            .unwrap(),
         );
-        let after = apply_object(Some(&live), &d(json!([{"name": "A", "value": "1"}])), "helm", false, &ep).unwrap();
+        let after = apply_object(
+            Some(&live),
+            &d(json!([{"name": "A", "value": "1"}])),
+            "helm",
+            false,
+            &ep,
+        )
+        .unwrap();
         assert_eq!(
             after["spec"]["template"]["spec"]["containers"][0]["env"],
             json!([{"name": "A", "value": "1"}])
         );
-        assert_eq!(after["spec"]["selector"], json!({"matchLabels": {"a": "b"}}));
+        assert_eq!(
+            after["spec"]["selector"],
+            json!({"matchLabels": {"a": "b"}})
+        );
         let fields = &entry(&after, "helm")["fieldsV1"];
         assert_eq!(fields["f:spec"]["f:selector"], json!({}));
-        assert!(fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"]["f:env"]
-            ["k:{\"name\":\"A\"}"]
-            .is_object());
+        assert!(
+            fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"]["f:env"]
+                ["k:{\"name\":\"A\"}"]
+                .is_object()
+        );
     }
 
     #[test]
@@ -966,7 +1058,9 @@ mod tests {
             return;
         }
         let ep = Endpoint::new(&rt, Some("status"));
-        let live = stored(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1}}));
+        let live = stored(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1}}),
+        );
         let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
             "spec": {"replicas": 5}, "status": {"replicas": 1}});
         let out = apply_object(Some(&live), &config, "ctl", false, &ep);
@@ -978,11 +1072,43 @@ mod tests {
     }
 
     #[test]
+    fn update_managers_are_capped_into_ancient_changes() {
+        let rt = cm_type();
+        let ep = Endpoint::new(&rt, None);
+        let mut obj = cm(json!({"k0": "v"}));
+        track_update(None, &mut obj, "m0", &ep);
+        for i in 1..12 {
+            let live = stored(obj.clone());
+            obj["data"][format!("k{i}")] = json!("v");
+            track_update(Some(&live), &mut obj, &format!("m{i}"), &ep);
+        }
+        let entries = obj["metadata"]["managedFields"].as_array().unwrap();
+        assert_eq!(entries.len(), MAX_UPDATE_MANAGERS, "{entries:#?}");
+        let ancient = entry(&obj, "ancient-changes");
+        assert_eq!(ancient["operation"], "Update");
+        assert_eq!(ancient["apiVersion"], "v1");
+        // Same second: the oldest are the first identifiers in order (m0, m1, m10).
+        assert_eq!(
+            ancient["fieldsV1"],
+            json!({"f:data": {".": {}, "f:k0": {}, "f:k1": {}, "f:k10": {}}})
+        );
+    }
+
+    #[test]
     fn manager_names() {
-        assert_eq!(manager_or_user_agent(None, "kubectl/v1.35.2 (linux/amd64) kubernetes/x"), "kubectl");
-        assert_eq!(manager_or_user_agent(Some("helm"), "Go-http-client/1.1"), "helm");
+        assert_eq!(
+            manager_or_user_agent(None, "kubectl/v1.35.2 (linux/amd64) kubernetes/x"),
+            "kubectl"
+        );
+        assert_eq!(
+            manager_or_user_agent(Some("helm"), "Go-http-client/1.1"),
+            "helm"
+        );
         assert_eq!(manager_or_user_agent(Some(""), ""), "");
-        assert_eq!(gvk_string("apps/v1", "Deployment"), "apps/v1, Kind=Deployment");
+        assert_eq!(
+            gvk_string("apps/v1", "Deployment"),
+            "apps/v1, Kind=Deployment"
+        );
         assert_eq!(gvk_string("v1", "ConfigMap"), "/v1, Kind=ConfigMap");
     }
 }

@@ -219,7 +219,11 @@ mod tests {
         );
         let a = attrs("u", Method::GET, "/api/v1/nodes");
         assert_eq!(
-            forbidden(&a, "RBAC: clusterrole.rbac.authorization.k8s.io \"x\" not found").status["message"],
+            forbidden(
+                &a,
+                "RBAC: clusterrole.rbac.authorization.k8s.io \"x\" not found"
+            )
+            .status["message"],
             "nodes is forbidden: User \"u\" cannot list resource \"nodes\" in API group \"\" at the cluster scope: RBAC: clusterrole.rbac.authorization.k8s.io \"x\" not found"
         );
         let a = attrs("u", Method::GET, "/foo");

@@ -100,10 +100,7 @@ fn answer(state: &State, method: &Method, path: &str, body: &[u8]) -> Result<Val
                 .map_err(bad_request)
         }
         ("/sandbox/faults", &Method::DELETE) => {
-            state
-                .faults
-                .set(Default::default())
-                .map_err(bad_request)?;
+            state.faults.set(Default::default()).map_err(bad_request)?;
             Ok(to_json(&state.faults.get()))
         }
         ("/sandbox/faults", _) => Err(method_not_allowed()),

@@ -87,7 +87,10 @@ fn handle(state: &State, change: &Change) {
                 finish_namespace(state, &change.namespace);
             }
             if !change.key.group.is_empty() {
-                finish_crd(state, &format!("{}.{}", change.key.plural, change.key.group));
+                finish_crd(
+                    state,
+                    &format!("{}.{}", change.key.plural, change.key.group),
+                );
             }
         }
         ChangeType::Added | ChangeType::Modified => {

@@ -662,6 +662,8 @@ mod tests {
             [
                 "apps",
                 "events.k8s.io",
+                "authentication.k8s.io",
+                "authorization.k8s.io",
                 "rbac.authorization.k8s.io",
                 "apiextensions.k8s.io",
                 "coordination.k8s.io",

@@ -97,9 +97,8 @@ impl Faults {
             pause_seconds: 0,
             ..config
         };
-        self.pause_until.send_replace(
-            (pause > 0).then(|| Instant::now() + Duration::from_secs(pause)),
-        );
+        self.pause_until
+            .send_replace((pause > 0).then(|| Instant::now() + Duration::from_secs(pause)));
         Ok(())
     }
 

@@ -26,7 +26,10 @@ use crate::state::State;
 const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// The router's entry point.
-pub async fn handle(axum::extract::State(app): axum::extract::State<App>, req: Request) -> Response {
+pub async fn handle(
+    axum::extract::State(app): axum::extract::State<App>,
+    req: Request,
+) -> Response {
     let state = app.state.clone();
     if control::is_control_path(req.uri().path()) {
         return control::serve(&state, req).await;
@@ -53,7 +56,12 @@ pub async fn handle(axum::extract::State(app): axum::extract::State<App>, req: R
         }
         Err(authn::ImpersonationError::Internal(msg)) => {
             let uri = req.uri().to_string();
-            return counted(&state, &info, &user.username, internal_error_text(&uri, &msg));
+            return counted(
+                &state,
+                &info,
+                &user.username,
+                internal_error_text(&uri, &msg),
+            );
         }
     };
     let attrs = Attributes {

@@ -191,9 +191,7 @@ impl Snapshots {
                 } else {
                     let rv = token_rv as u64;
                     // The cache only saves rebuilding; compaction decides what can be read.
-                    let cached = self
-                        .cached(&snapshot_id(rv))
-                        .filter(|_| store.retains(rv));
+                    let cached = self.cached(&snapshot_id(rv)).filter(|_| store.retains(rv));
                     let items = match cached {
                         Some(items) => items,
                         None => match store.list_at(req.key, req.namespace, rv) {
@@ -235,8 +233,8 @@ impl Snapshots {
             Some(last) if has_more => {
                 let next = format!("{}\u{0}", relative_key(last, namespaced_list));
                 self.remember(snapshot_id(rv), items.clone());
-                let remaining = (!req.selective)
-                    .then(|| rest.len() as i64 - limit.unwrap_or_default() as i64);
+                let remaining =
+                    (!req.selective).then(|| rest.len() as i64 - limit.unwrap_or_default() as i64);
                 (Some(encode_token(&next, rv as i64)), remaining)
             }
             _ => (None, None),
@@ -286,7 +284,9 @@ mod tests {
             store.create(&key, cm(n)).unwrap();
         }
         let s = Snapshots::default();
-        let first = s.page(&store, &req(&key, 2, None, false), |_| true).unwrap();
+        let first = s
+            .page(&store, &req(&key, 2, None, false), |_| true)
+            .unwrap();
         assert_eq!(names(&first), ["a", "b"]);
         assert_eq!(first.remaining, Some(3));
         let token = first.continue_token.clone().unwrap();
@@ -355,7 +355,10 @@ mod tests {
     #[test]
     fn bad_tokens_are_refused() {
         for (token, message) in [
-            ("%%%", "continue key is not valid: illegal base64 data at input byte 0"),
+            (
+                "%%%",
+                "continue key is not valid: illegal base64 data at input byte 0",
+            ),
             (
                 &encode_token("", 5) as &str,
                 "continue key is not valid: encoded start key empty (version meta.k8s.io/v1)",

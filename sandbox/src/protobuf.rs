@@ -109,11 +109,9 @@ pub fn decode_body(body: &[u8]) -> Result<Value, String> {
             "the object provided is unrecognized: {err} ({})",
             summarize(body)
         ),
-        Failure::Object {
-            kind,
-            version,
-            err,
-        } => format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {err}"),
+        Failure::Object { kind, version, err } => {
+            format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {err}")
+        }
     })
 }
 

@@ -103,7 +103,9 @@ impl Sandbox {
             state: state.clone(),
             shutdown: shutdown_rx.clone(),
         };
-        let router = axum::Router::new().fallback(crate::filters::handle).with_state(app);
+        let router = axum::Router::new()
+            .fallback(crate::filters::handle)
+            .with_state(app);
         tasks.spawn(serve(
             listener,
             TlsAcceptor::from(certs.config),

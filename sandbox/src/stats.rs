@@ -107,7 +107,13 @@ impl Stats {
         };
         *counts
             .detail
-            .entry((info.verb.clone(), resource, subresource, user.to_string(), code))
+            .entry((
+                info.verb.clone(),
+                resource,
+                subresource,
+                user.to_string(),
+                code,
+            ))
             .or_default() += 1;
     }
 
@@ -127,14 +133,16 @@ impl Stats {
         out.requests = counts
             .detail
             .iter()
-            .map(|((verb, resource, subresource, user, code), count)| RequestCount {
-                verb: verb.clone(),
-                resource: resource.clone(),
-                subresource: subresource.clone(),
-                user: user.clone(),
-                code: *code,
-                count: *count,
-            })
+            .map(
+                |((verb, resource, subresource, user, code), count)| RequestCount {
+                    verb: verb.clone(),
+                    resource: resource.clone(),
+                    subresource: subresource.clone(),
+                    user: user.clone(),
+                    code: *code,
+                    count: *count,
+                },
+            )
             .collect();
         out
     }
@@ -176,11 +184,26 @@ mod tests {
     #[test]
     fn counts_by_every_dimension() {
         let stats = Stats::default();
-        stats.record(&info(Method::POST, "/api/v1/namespaces/ns/configmaps"), "u", 201);
-        stats.record(&info(Method::POST, "/api/v1/namespaces/ns/configmaps"), "u", 409);
-        stats.record(&info(Method::GET, "/api/v1/namespaces/ns/pods/p/log"), "v", 200);
         stats.record(
-            &info(Method::PUT, "/apis/example.com/v1/namespaces/ns/testjobs/j/status"),
+            &info(Method::POST, "/api/v1/namespaces/ns/configmaps"),
+            "u",
+            201,
+        );
+        stats.record(
+            &info(Method::POST, "/api/v1/namespaces/ns/configmaps"),
+            "u",
+            409,
+        );
+        stats.record(
+            &info(Method::GET, "/api/v1/namespaces/ns/pods/p/log"),
+            "v",
+            200,
+        );
+        stats.record(
+            &info(
+                Method::PUT,
+                "/apis/example.com/v1/namespaces/ns/testjobs/j/status",
+            ),
             "u",
             200,
         );
@@ -207,7 +230,9 @@ mod tests {
         stats.record_watch_events(
             b"{\"object\":{\"status\":{\"conditions\":[{\"type\":\"Ready\"}]}},\"type\":\"ADDED\"}\n",
         );
-        stats.record_watch_events(b"{\"object\":{},\"type\":\"BOOKMARK\"}\n{\"object\":{},\"type\":\"ERROR\"}\n");
+        stats.record_watch_events(
+            b"{\"object\":{},\"type\":\"BOOKMARK\"}\n{\"object\":{},\"type\":\"ERROR\"}\n",
+        );
         let s = stats.snapshot();
         assert_eq!(s.watch_events, 3);
         assert_eq!(s.watch_events_by_type["ADDED"], 1);

@@ -152,6 +152,14 @@ fn deletion_complete(key: &StorageKey, obj: &Value) -> bool {
         && !namespace_held
 }
 
+/// Marked for deletion with no grace period running (what `ShouldDeleteDuringUpdate` asks of
+/// the stored object).
+fn deleting_without_grace(obj: &Value) -> bool {
+    let meta = &obj["metadata"];
+    meta.get("deletionTimestamp").is_some_and(|t| !t.is_null())
+        && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
+}
+
 impl Store {
     pub fn new(history_limit: usize) -> Self {
         let (latest, _) = watch::channel(1);
@@ -312,6 +320,15 @@ impl Store {
             namespace: namespace.to_string(),
             name: name.to_string(),
         };
+        if deletion_complete(key, &next) && deleting_without_grace(&current) {
+            // k8s: ShouldDeleteDuringUpdate. The write that releases an object already marked
+            // for deletion is not stored: the object is deleted as it was (watchers see only
+            // DELETED) and the writer gets the object it sent.
+            inner.remove(&at);
+            drop(inner);
+            self.latest.send_replace(rv);
+            return Ok(Some(Updated::Removed(next)));
+        }
         inner.index(&at, Some(&current), Some(&next));
         inner
             .collections
@@ -533,6 +550,15 @@ mod tests {
         assert!(matches!(out, Some(Updated::Removed(_))));
         assert!(store.get(&key, "default", "a").is_none());
         assert!(!store.uid_exists("uid-a"));
+        // Releasing the last finalizer is not stored: one DELETED of the object as it was.
+        match store.changes_since(3) {
+            Since::Changes(c) => {
+                assert_eq!(c.len(), 1);
+                assert_eq!(c[0].change_type, ChangeType::Deleted);
+                assert_eq!(c[0].object["metadata"]["finalizers"], json!(["x"]));
+            }
+            Since::Expired { .. } => panic!("history holds the deletion"),
+        }
     }
 
     #[test]

@@ -26,16 +26,16 @@ use kube_sandbox::{PodMode, Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-#[path = "api/lists.rs"]
-mod lists;
-#[path = "api/writes.rs"]
-mod writes;
 #[path = "api/deletion.rs"]
 mod deletion;
-#[path = "api/watches.rs"]
-mod watches;
+#[path = "api/lists.rs"]
+mod lists;
 #[path = "api/runtime.rs"]
 mod runtime;
+#[path = "api/watches.rs"]
+mod watches;
+#[path = "api/writes.rs"]
+mod writes;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -88,12 +88,7 @@ async fn call(
         .expect("request");
     let resp = client.send(req).await.expect("send");
     let code = resp.status().as_u16();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
     let value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (code, value)
@@ -172,7 +167,12 @@ fn names(list: &Value) -> Vec<String> {
         .as_array()
         .expect("items")
         .iter()
-        .map(|o| o["metadata"]["name"].as_str().unwrap_or_default().to_string())
+        .map(|o| {
+            o["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect()
 }
 

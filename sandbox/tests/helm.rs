@@ -78,7 +78,10 @@ impl Helm {
 
     fn ok(&self, args: &[&str]) -> String {
         let (ok, stdout, stderr) = self.run(args);
-        assert!(ok, "helm {args:?} failed:\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert!(
+            ok,
+            "helm {args:?} failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         stdout
     }
 
@@ -121,7 +124,10 @@ fn release_status(helm: &Helm) -> (i64, String) {
         Value::String(s) => s.parse().expect("revision"),
         v => v.as_i64().expect("revision"),
     };
-    (revision, r["status"].as_str().unwrap_or_default().to_string())
+    (
+        revision,
+        r["status"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 #[test]
@@ -180,10 +186,7 @@ fn install_upgrade_rollback_uninstall_with_default_flags() {
             )
         })
         .collect();
-    assert_eq!(
-        statuses,
-        [(1, "superseded".into()), (2, "deployed".into())]
-    );
+    assert_eq!(statuses, [(1, "superseded".into()), (2, "deployed".into())]);
 
     // Rolling back to revision 1 brings both back.
     let out = helm.ok(&["rollback", "demo", "1"]);

@@ -352,7 +352,10 @@ fn chunked_and_all_namespace_gets_and_namespace_deletion() {
             .filter_map(|l| l.split_whitespace().next())
             .collect();
         for ns in ["default", "kube-system", "team"] {
-            assert!(namespaces.contains(&ns), "{ns} has its default ServiceAccount: {all}");
+            assert!(
+                namespaces.contains(&ns),
+                "{ns} has its default ServiceAccount: {all}"
+            );
         }
 
         // -o wide adds the priority columns of pods.

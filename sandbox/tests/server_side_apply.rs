@@ -67,7 +67,9 @@ fn kubectl_server_side_apply_removes_dropped_fields_and_reports_conflicts() {
         let first = k.run_stdin(&["apply", "--server-side", "-f", "-"], CONFIGMAP_V1);
         assert!(first.ok, "{first:?}");
         assert!(
-            first.stdout.contains("configmap/settings serverside-applied"),
+            first
+                .stdout
+                .contains("configmap/settings serverside-applied"),
             "{first:?}"
         );
         let cm = get_json(&k, &["configmap", "settings"]);
@@ -100,9 +102,9 @@ fn kubectl_server_side_apply_removes_dropped_fields_and_reports_conflicts() {
         );
         assert!(!conflict.ok, "{conflict:?}");
         assert!(
-            conflict.stderr.contains(
-                "Apply failed with 1 conflict: conflict with \"kubectl\": .data.keep"
-            ),
+            conflict
+                .stderr
+                .contains("Apply failed with 1 conflict: conflict with \"kubectl\": .data.keep"),
             "{conflict:?}"
         );
         assert!(
@@ -111,7 +113,10 @@ fn kubectl_server_side_apply_removes_dropped_fields_and_reports_conflicts() {
                 .contains("Please review the fields above--they currently have other managers."),
             "{conflict:?}"
         );
-        assert!(conflict.stderr.contains("--force-conflicts"), "{conflict:?}");
+        assert!(
+            conflict.stderr.contains("--force-conflicts"),
+            "{conflict:?}"
+        );
         let cm = get_json(&k, &["configmap", "settings"]);
         assert_eq!(cm["data"]["keep"], "1");
 
@@ -163,16 +168,47 @@ fn client_side_changes_are_recorded_as_updates() {
         json!({"f:metadata": {"f:labels": {"f:extra": {}}}})
     );
     // Server-side apply over fields kubectl-create set is a conflict naming the updater.
-    let conflict = k.run_stdin(
-        &["apply", "--server-side", "-f", "-"],
-        CONFIGMAP_CONFLICT,
-    );
+    let conflict = k.run_stdin(&["apply", "--server-side", "-f", "-"], CONFIGMAP_CONFLICT);
     assert!(!conflict.ok);
     assert!(
         conflict.stderr.contains(
             "Apply failed with 1 conflict: conflict with \"kubectl-create\" using v1: .data.keep"
         ),
         "{conflict:?}"
+    );
+}
+
+#[test]
+fn server_side_apply_takes_over_from_client_side_apply() {
+    let bin = kubectls().remove(0);
+    let server = Server::start(&[]);
+    let k = server.kubectl(&bin);
+    let first = k.run_stdin(&["apply", "-f", "-"], CONFIGMAP_V1);
+    assert!(first.ok, "{first:?}");
+    let cm = get_json(&k, &["configmap", "settings"]);
+    assert_eq!(
+        managed_entry(&cm, "kubectl-client-side-apply")["operation"],
+        "Update"
+    );
+    // Fields the last-applied annotation still describes move to kubectl without a conflict.
+    let changed = CONFIGMAP_V1.replace("keep: \"1\"", "keep: \"3\"");
+    let second = k.run_stdin(&["apply", "--server-side", "-f", "-"], &changed);
+    assert!(second.ok, "{second:?}");
+    let cm = get_json(&k, &["configmap", "settings"]);
+    assert_eq!(cm["data"]["keep"], "3");
+    assert_eq!(
+        managed_entry(&cm, "kubectl")["fieldsV1"]["f:data"],
+        json!({"f:drop": {}, "f:keep": {}})
+    );
+    let last: Value = serde_json::from_str(
+        cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .expect("annotation kept"),
+    )
+    .expect("annotation is JSON");
+    assert_eq!(
+        last["data"]["keep"], "3",
+        "the annotation follows the apply"
     );
 }
 
@@ -209,7 +245,9 @@ async fn kube_rs_apply_on_an_object_and_its_status() {
         .patch(
             "web",
             &pp,
-            &Patch::Apply(config(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]))),
+            &Patch::Apply(config(
+                json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]),
+            )),
         )
         .await
         .expect("apply creates");
@@ -221,7 +259,10 @@ async fn kube_rs_apply_on_an_object_and_its_status() {
     assert_eq!(fields["f:selector"], json!({}), "LabelSelector is atomic");
     let app = &fields["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"app\"}"];
     assert_eq!(app["."], json!({}));
-    assert!(app["f:env"]["k:{\"name\":\"B\"}"]["f:value"].is_object(), "{app:#}");
+    assert!(
+        app["f:env"]["k:{\"name\":\"B\"}"]["f:value"].is_object(),
+        "{app:#}"
+    );
 
     // A second applier owning one env var keeps it when the first stops applying it.
     deployments
@@ -234,7 +275,11 @@ async fn kube_rs_apply_on_an_object_and_its_status() {
         .await
         .expect("co-own B");
     let after = deployments
-        .patch("web", &pp, &Patch::Apply(config(json!([{"name": "A", "value": "1"}]))))
+        .patch(
+            "web",
+            &pp,
+            &Patch::Apply(config(json!([{"name": "A", "value": "1"}]))),
+        )
         .await
         .expect("drop B");
     let env: Vec<String> = after
@@ -255,7 +300,9 @@ async fn kube_rs_apply_on_an_object_and_its_status() {
         .patch(
             "web",
             &PatchParams::apply("sidecar-injector"),
-            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}})),
+            &Patch::Apply(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}),
+            ),
         )
         .await
         .expect("give up B");
@@ -316,10 +363,7 @@ async fn kube_rs_apply_on_an_object_and_its_status() {
             .is_object(),
         "{entry:#}"
     );
-    assert_eq!(
-        status.status.and_then(|s| s.observed_generation),
-        Some(7)
-    );
+    assert_eq!(status.status.and_then(|s| s.observed_generation), Some(7));
     sb.shutdown().await;
 }
 
@@ -367,7 +411,9 @@ async fn kube_rs_apply_on_a_custom_resource_and_missing_manager() {
         .patch(
             "g",
             &PatchParams::apply("ctl"),
-            &Patch::Apply(gizmo(json!([{"name": "a", "port": 1}, {"name": "b", "port": 2}]))),
+            &Patch::Apply(gizmo(
+                json!([{"name": "a", "port": 1}, {"name": "b", "port": 2}]),
+            )),
         )
         .await
         .expect("apply creates the custom resource");
@@ -385,7 +431,10 @@ async fn kube_rs_apply_on_a_custom_resource_and_missing_manager() {
         )
         .await
         .expect("drop port b");
-    assert_eq!(after.data["spec"]["ports"], json!([{"name": "a", "port": 1}]));
+    assert_eq!(
+        after.data["spec"]["ports"],
+        json!([{"name": "a", "port": 1}])
+    );
 
     let status = gizmos
         .patch_status(
@@ -406,7 +455,11 @@ async fn kube_rs_apply_on_a_custom_resource_and_missing_manager() {
 
     // Apply without a field manager is refused as kube-apiserver refuses it.
     let err = gizmos
-        .patch("g", &PatchParams::default(), &Patch::Apply(gizmo(json!([]))))
+        .patch(
+            "g",
+            &PatchParams::default(),
+            &Patch::Apply(gizmo(json!([]))),
+        )
         .await
         .expect_err("no field manager");
     let kube::Error::Api(status) = err else {
@@ -424,7 +477,13 @@ async fn kube_rs_apply_on_a_custom_resource_and_missing_manager() {
         serde_json::from_value(json!({"metadata": {"name": "plain"}, "data": {"k": "v"}}))
             .expect("cm");
     let created = cms
-        .create(&PostParams { field_manager: Some("creator".into()), ..Default::default() }, &cm)
+        .create(
+            &PostParams {
+                field_manager: Some("creator".into()),
+                ..Default::default()
+            },
+            &cm,
+        )
         .await
         .expect("create");
     let e = &entries(&created)[0];

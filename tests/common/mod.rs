@@ -5,6 +5,8 @@
 //! new in-memory sandbox per test (see `sandbox.rs`). kubectl is `$TESTJOB_KUBECTL`, else
 //! `.tools/bin/kubectl` in this package, else `kubectl` on the PATH. Waits always have deadlines.
 
+#![allow(dead_code, reason = "each test crate uses its own part of the harness")]
+
 pub mod sandbox;
 
 use std::{
@@ -135,6 +137,17 @@ impl TestEnv {
         Ok(env)
     }
 
+    /// A kube-rs client for the cluster (for watches the tests make themselves).
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// The kubeconfig file that points at the cluster (for operator processes the tests start
+    /// themselves).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
     /// Whether the tests run against a real cluster rather than a sandbox.
     pub fn is_real_cluster(&self) -> bool {
         matches!(self.cluster, Cluster::Real)
@@ -188,6 +201,13 @@ impl TestEnv {
         let child = Command::new(env!("CARGO_BIN_EXE_testjob-operator"))
             .args(["run", "--namespace", &self.namespace])
             .args(flags)
+            // Tests run in parallel: each operator serves its endpoints on a port of its own.
+            .args(
+                (!flags.iter().any(|f| f.starts_with("--metrics-addr")))
+                    .then_some(["--metrics-addr", "127.0.0.1:0"])
+                    .into_iter()
+                    .flatten(),
+            )
             .env("KUBECONFIG", &self.kubeconfig)
             .env("RUST_LOG", "info,testjob_operator=debug")
             .stdin(Stdio::null())

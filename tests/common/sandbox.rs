@@ -17,11 +17,6 @@ impl SandboxHandle {
     }
 }
 
-/// Starts a sandbox whose pods run as local processes.
-pub async fn start_sandbox() -> anyhow::Result<SandboxHandle> {
-    start_sandbox_with(PodMode::Exec).await
-}
-
 /// Starts a sandbox with the given pod mode: `Simulate` pods follow their `sandbox.kube/*`
 /// annotations (exit code, run time, log), for tests where timing matters.
 pub async fn start_sandbox_with(pods: PodMode) -> anyhow::Result<SandboxHandle> {

@@ -142,7 +142,7 @@ fn value_to_string(v: &Value) -> String {
 }
 
 /// JSON as Go's encoder writes it (HTML-sensitive characters escaped).
-fn go_json(v: &Value) -> String {
+pub fn go_json(v: &Value) -> String {
     let s = v.to_string();
     if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
         return s;
@@ -248,11 +248,7 @@ impl Set {
             [last] => {
                 self.members.insert(last.clone());
             }
-            [first, rest @ ..] => self
-                .children
-                .entry(first.clone())
-                .or_default()
-                .insert(rest),
+            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
         }
     }
 
@@ -302,11 +298,7 @@ impl Set {
     }
 
     pub fn intersection(&self, other: &Set) -> Set {
-        let members = self
-            .members
-            .intersection(&other.members)
-            .cloned()
-            .collect();
+        let members = self.members.intersection(&other.members).cloned().collect();
         let children = self
             .children
             .iter()
@@ -474,7 +466,11 @@ mod tests {
         s.insert(&[f("spec"), f("replicas")]);
         s.insert(&[f("spec"), f("containers"), key("app")]);
         s.insert(&[f("spec"), f("containers"), key("app"), f("image")]);
-        s.insert(&[f("metadata"), f("finalizers"), PathElement::Value(json!("x"))]);
+        s.insert(&[
+            f("metadata"),
+            f("finalizers"),
+            PathElement::Value(json!("x")),
+        ]);
         let v = s.to_fields_v1();
         assert_eq!(
             v,
@@ -501,14 +497,17 @@ mod tests {
             PathElement::Value(json!("<a&b>")).encode(),
             r#"v:"\u003ca\u0026b\u003e""#
         );
-        assert_eq!(PathElement::decode("i:3").unwrap(), Some(PathElement::Index(3)));
+        assert_eq!(
+            PathElement::decode("i:3").unwrap(),
+            Some(PathElement::Index(3))
+        );
         assert_eq!(PathElement::decode("z:3").unwrap(), None);
         assert!(PathElement::decode("f").is_err());
     }
 
     #[test]
     fn element_order_is_field_key_value_index() {
-        let mut v = vec![
+        let mut v = [
             PathElement::Index(0),
             PathElement::Value(json!("a")),
             key("z"),
@@ -518,16 +517,15 @@ mod tests {
         ];
         v.sort();
         let shown: Vec<String> = v.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, [".a", ".b", "[name=\"z\"]", "[=1]", "[=\"a\"]", "[0]"]);
+        assert_eq!(
+            shown,
+            [".a", ".b", "[name=\"z\"]", "[=1]", "[=\"a\"]", "[0]"]
+        );
     }
 
     #[test]
     fn set_algebra() {
-        let a = Set::from_paths([
-            &[f("a")][..],
-            &[f("b"), f("c")][..],
-            &[f("b"), f("d")][..],
-        ]);
+        let a = Set::from_paths([&[f("a")][..], &[f("b"), f("c")][..], &[f("b"), f("d")][..]]);
         let b = Set::from_paths([&[f("b")][..], &[f("b"), f("c")][..]]);
         assert_eq!(
             a.difference(&b),

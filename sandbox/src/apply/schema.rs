@@ -58,7 +58,10 @@ enum Ov {
     Struct(&'static str),
     Atomic,
     /// Keys (field, default) and the element type (`Some("atomic")` for atomic structs).
-    ListMap(&'static [(&'static str, Option<&'static str>)], Option<&'static str>),
+    ListMap(
+        &'static [(&'static str, Option<&'static str>)],
+        Option<&'static str>,
+    ),
     ListAtomic,
 }
 
@@ -73,7 +76,11 @@ static ROOTS: &[(&str, &str, &str)] = &[
         "CustomResourceDefinition",
         "apiextensions.CustomResourceDefinition",
     ),
-    ("rbac.authorization.k8s.io", "RoleBinding", "rbac.RoleBinding"),
+    (
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+        "rbac.RoleBinding",
+    ),
     (
         "rbac.authorization.k8s.io",
         "ClusterRoleBinding",
@@ -90,20 +97,18 @@ static OVERRIDES: &[(&str, &str, Ov)] = &[
     (
         "core.Container",
         "ports",
-        Ov::ListMap(
-            &[("containerPort", None), ("protocol", Some("TCP"))],
-            None,
-        ),
+        Ov::ListMap(&[("containerPort", None), ("protocol", Some("TCP"))], None),
     ),
-    ("core.Container", "env", Ov::ListMap(NAME_KEY, Some("core.EnvVar"))),
+    (
+        "core.Container",
+        "env",
+        Ov::ListMap(NAME_KEY, Some("core.EnvVar")),
+    ),
     ("core.Container", "envFrom", Ov::ListAtomic),
     (
         "core.EphemeralContainer",
         "ports",
-        Ov::ListMap(
-            &[("containerPort", None), ("protocol", Some("TCP"))],
-            None,
-        ),
+        Ov::ListMap(&[("containerPort", None), ("protocol", Some("TCP"))], None),
     ),
     (
         "core.EphemeralContainer",
@@ -125,10 +130,7 @@ static OVERRIDES: &[(&str, &str, Ov)] = &[
     (
         "core.PodSpec",
         "topologySpreadConstraints",
-        Ov::ListMap(
-            &[("topologyKey", None), ("whenUnsatisfiable", None)],
-            None,
-        ),
+        Ov::ListMap(&[("topologyKey", None), ("whenUnsatisfiable", None)], None),
     ),
     (
         "core.ServiceSpec",
@@ -159,7 +161,11 @@ static OVERRIDES: &[(&str, &str, Ov)] = &[
         "conditions",
         Ov::ListMap(TYPE_KEY, None),
     ),
-    ("rbac.RoleBinding", "metadata", Ov::Struct("meta.ObjectMeta")),
+    (
+        "rbac.RoleBinding",
+        "metadata",
+        Ov::Struct("meta.ObjectMeta"),
+    ),
     ("rbac.RoleBinding", "roleRef", Ov::Atomic),
 ];
 

@@ -90,11 +90,17 @@ fn item_element(kind: &ListKind, item: &Value) -> Result<PathElement, String> {
     }
 }
 
-fn elements(kind: &ListKind, items: &[Value], path: &[PathElement]) -> Result<Vec<PathElement>, String> {
+fn elements(
+    kind: &ListKind,
+    items: &[Value],
+    path: &[PathElement],
+) -> Result<Vec<PathElement>, String> {
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| item_element(kind, item).map_err(|e| err_at(path, format!("element {i}: {e}"))))
+        .map(|(i, item)| {
+            item_element(kind, item).map_err(|e| err_at(path, format!("element {i}: {e}")))
+        })
         .collect()
 }
 
@@ -238,7 +244,14 @@ fn compare_walk(
                 }
                 return Ok(());
             }
-            compare_items(la.map_or(&[][..], Vec::as_slice), ra.map_or(&[][..], Vec::as_slice), &kind, elem, path, c)?;
+            compare_items(
+                la.map_or(&[][..], Vec::as_slice),
+                ra.map_or(&[][..], Vec::as_slice),
+                &kind,
+                elem,
+                path,
+                c,
+            )?;
         }
         _ => {
             if !reshaped {
@@ -330,7 +343,8 @@ fn merge_walk(
         return Ok(None);
     };
     // A value of another shape on the left takes no part in the merge.
-    let l = l.filter(|lv| r.is_none_or(|rv| lv.is_null() || rv.is_null() || kind_of(lv) == kind_of(rv)));
+    let l = l
+        .filter(|lv| r.is_none_or(|rv| lv.is_null() || rv.is_null() || kind_of(lv) == kind_of(rv)));
     match shape {
         Value::Object(_) => {
             let lm = l.and_then(Value::as_object);
@@ -410,7 +424,12 @@ fn merge_items(
     let mut next_shared = shared.pop_front();
     let mut merged_rhs: BTreeSet<PathElement> = BTreeSet::new();
     let mut out = Vec::new();
-    let item = |pe: &PathElement, l: Option<&Value>, r: Option<&Value>, out: &mut Vec<Value>, path: &mut Path| -> Result<(), String> {
+    let item = |pe: &PathElement,
+                l: Option<&Value>,
+                r: Option<&Value>,
+                out: &mut Vec<Value>,
+                path: &mut Path|
+     -> Result<(), String> {
         path.push(pe.clone());
         let merged = merge_walk(l, r, elem, path)?;
         path.pop();
@@ -425,7 +444,13 @@ fn merge_items(
             let pe = &lhs_pes[li];
             if *pe == rhs_pes[ri] {
                 merged_rhs.insert(pe.clone());
-                item(pe, observed_lhs.get(pe).copied(), observed_rhs.get(pe).copied(), &mut out, path)?;
+                item(
+                    pe,
+                    observed_lhs.get(pe).copied(),
+                    observed_rhs.get(pe).copied(),
+                    &mut out,
+                    path,
+                )?;
                 li += 1;
                 ri += 1;
                 next_shared = shared.pop_front();
@@ -449,7 +474,13 @@ fn merge_items(
         if ri < rhs_pes.len() {
             let pe = &rhs_pes[ri];
             merged_rhs.insert(pe.clone());
-            item(pe, observed_lhs.get(pe).copied(), observed_rhs.get(pe).copied(), &mut out, path)?;
+            item(
+                pe,
+                observed_lhs.get(pe).copied(),
+                observed_rhs.get(pe).copied(),
+                &mut out,
+                path,
+            )?;
             ri += 1;
             if next_shared.is_some_and(|n| n == pe) {
                 next_shared = shared.pop_front();
@@ -568,12 +599,25 @@ mod tests {
 
     #[test]
     fn field_set_of_a_deployment_uses_the_real_list_types() {
-        let set = to_field_set(&deployment(json!([{"name": "A", "value": "1"}])), deployment_ty()).unwrap();
-        let c = [f("spec"), f("template"), f("spec"), f("containers"), name_key("app")];
+        let set = to_field_set(
+            &deployment(json!([{"name": "A", "value": "1"}])),
+            deployment_ty(),
+        )
+        .unwrap();
+        let c = [
+            f("spec"),
+            f("template"),
+            f("spec"),
+            f("containers"),
+            name_key("app"),
+        ];
         assert!(set.has(&c));
         assert!(set.has(&[&c[..], &[f("image")]].concat()));
         assert!(set.has(&[&c[..], &[f("env"), name_key("A"), f("value")]].concat()));
-        let port = PathElement::Key(vec![("containerPort".into(), json!(80)), ("protocol".into(), json!("TCP"))]);
+        let port = PathElement::Key(vec![
+            ("containerPort".into(), json!(80)),
+            ("protocol".into(), json!("TCP")),
+        ]);
         assert!(set.has(&[&c[..], &[f("ports"), port]].concat()));
         // LabelSelector is atomic; declared struct fields holding maps are not members.
         assert!(set.has(&[f("spec"), f("selector")]));
@@ -588,11 +632,24 @@ mod tests {
         let old = deployment(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]));
         let new = deployment(json!([{"name": "B", "value": "3"}, {"name": "C", "value": "4"}]));
         let c = compare(&old, &new, ty).unwrap();
-        let env = [f("spec"), f("template"), f("spec"), f("containers"), name_key("app"), f("env")];
+        let env = [
+            f("spec"),
+            f("template"),
+            f("spec"),
+            f("containers"),
+            name_key("app"),
+            f("env"),
+        ];
         assert!(c.removed.has(&[&env[..], &[name_key("A")]].concat()));
-        assert!(c.modified.has(&[&env[..], &[name_key("B"), f("value")]].concat()));
+        assert!(
+            c.modified
+                .has(&[&env[..], &[name_key("B"), f("value")]].concat())
+        );
         assert!(c.added.has(&[&env[..], &[name_key("C")]].concat()));
-        assert!(c.added.has(&[&env[..], &[name_key("C"), f("value")]].concat()));
+        assert!(
+            c.added
+                .has(&[&env[..], &[name_key("C"), f("value")]].concat())
+        );
         assert!(compare(&old, &old, ty).unwrap().is_same());
     }
 
@@ -608,18 +665,27 @@ mod tests {
             env,
             &json!([{"name": "C", "value": "3"}, {"name": "A", "value": "9"}, {"name": "B", "value": "2"}])
         );
-        assert_eq!(merged["spec"]["template"]["spec"]["containers"][0]["image"], "x");
+        assert_eq!(
+            merged["spec"]["template"]["spec"]["containers"][0]["image"],
+            "x"
+        );
         // Atomic lists and selectors are replaced.
         let args = json!({"spec": {"selector": {"matchLabels": {"b": "2"}}}});
         let merged = merge(&live, &args, ty).unwrap();
-        assert_eq!(merged["spec"]["selector"], json!({"matchLabels": {"b": "2"}}));
+        assert_eq!(
+            merged["spec"]["selector"],
+            json!({"matchLabels": {"b": "2"}})
+        );
     }
 
     #[test]
     fn duplicate_keys_in_a_config_are_an_error() {
         let config = deployment(json!([{"name": "A"}, {"name": "A"}]));
         let err = merge(&config, &config, deployment_ty()).unwrap_err();
-        assert!(err.contains("duplicate entries for key [name=\"A\"]"), "{err}");
+        assert!(
+            err.contains("duplicate entries for key [name=\"A\"]"),
+            "{err}"
+        );
         let err = to_field_set(&deployment(json!([{"value": "x"}])), deployment_ty()).unwrap_err();
         assert!(err.contains("omits all key fields [\"name\"]"), "{err}");
     }
@@ -628,7 +694,15 @@ mod tests {
     fn remove_items_drops_fields_and_items() {
         let ty = deployment_ty();
         let live = deployment(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]));
-        let env = [f("spec"), f("template"), f("spec"), f("containers"), name_key("app"), f("env"), name_key("A")];
+        let env = [
+            f("spec"),
+            f("template"),
+            f("spec"),
+            f("containers"),
+            name_key("app"),
+            f("env"),
+            name_key("A"),
+        ];
         let set = Set::from_paths([&env[..], &[f("metadata"), f("labels"), f("a")][..]]);
         let out = remove_items(&live, &set, ty);
         assert_eq!(
@@ -647,7 +721,10 @@ mod tests {
             "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
             "plain": {"type": "array", "items": {"type": "string"}},
             "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}});
-        let ty = Ty::Custom { node: Some(&schema), root: true };
+        let ty = Ty::Custom {
+            node: Some(&schema),
+            root: true,
+        };
         let obj = json!({"spec": {"items": [{"id": "a", "v": "1"}], "tags": ["x"], "plain": ["p"],
             "free": {"nested": {"k": "v"}}}, "metadata": {"finalizers": ["f"]}});
         let set = to_field_set(&obj, ty).unwrap();
@@ -657,7 +734,11 @@ mod tests {
         assert!(set.has(&[f("spec"), f("plain")]));
         // Untyped maps record their entries' own paths.
         assert!(set.has(&[f("spec"), f("free"), f("nested")]));
-        assert!(set.has(&[f("metadata"), f("finalizers"), PathElement::Value(json!("f"))]));
+        assert!(set.has(&[
+            f("metadata"),
+            f("finalizers"),
+            PathElement::Value(json!("f"))
+        ]));
         let named = ensure_named_fields_are_members(&set, ty);
         assert!(named.has(&[f("spec")]) && named.has(&[f("spec"), f("items")]));
     }

@@ -105,7 +105,8 @@ fn decode(e: Endpoint, headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
     let mut obj: Value = if crate::protobuf::is_protobuf(ct) {
         crate::protobuf::decode_body(body).map_err(bad_request)?
     } else if ct.contains("yaml") {
-        serde_yaml::from_slice(body).map_err(|e| bad_request(format!("error decoding YAML: {e}")))?
+        serde_yaml::from_slice(body)
+            .map_err(|e| bad_request(format!("error decoding YAML: {e}")))?
     } else if ct.contains("json") || body.is_empty() {
         if body.iter().all(u8::is_ascii_whitespace) {
             json!({})
@@ -204,7 +205,10 @@ fn token_request(state: &State, info: &RequestInfo, req: Value) -> ApiResult<Val
     let (namespace, name) = (info.namespace.as_str(), info.name.as_str());
     let e = Endpoint::TokenRequest;
     let meta = &req["metadata"];
-    if let Some(n) = meta["name"].as_str().filter(|n| !n.is_empty() && *n != name) {
+    if let Some(n) = meta["name"]
+        .as_str()
+        .filter(|n| !n.is_empty() && *n != name)
+    {
         return Err(invalid(
             e,
             name,
@@ -328,7 +332,11 @@ fn bound_objects(
         .get(&StorageKey::new("", plural), ns, name)
         .ok_or_else(|| errors::not_found(Qualified { group: "", plural }, name))?;
     let uid = obj["metadata"]["uid"].as_str().unwrap_or_default();
-    if kind == "Pod" && obj["spec"]["serviceAccountName"].as_str().unwrap_or("default") != sa_name
+    if kind == "Pod"
+        && obj["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or("default")
+            != sa_name
     {
         return Err(bad_request(format!(
             "cannot bind token for serviceaccount {} to pod running with different serviceaccount name.",
@@ -376,7 +384,10 @@ fn bound_objects(
 }
 
 fn token_review(state: &State, mut req: Value) -> ApiResult<Value> {
-    let token = req["spec"]["token"].as_str().unwrap_or_default().to_string();
+    let token = req["spec"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if token.is_empty() {
         return Err(bad_request(format!(
             "token is required for TokenReview in {AUTHN}"
@@ -391,11 +402,18 @@ fn token_review(state: &State, mut req: Value) -> ApiResult<Value> {
         })
         .unwrap_or_default();
     let status = match authn::authenticate_token(state, &token, &audiences) {
-        Ok((user, auds)) => json!({"authenticated": true, "user": user.to_json(), "audiences": auds}),
+        Ok((user, auds)) => {
+            json!({"authenticated": true, "user": user.to_json(), "audiences": auds})
+        }
         Err(why) => json!({"user": {}, "error": why}),
     };
     let spec = req["spec"].take();
-    Ok(envelope(Endpoint::TokenReview, json!({}), Some(spec), status))
+    Ok(envelope(
+        Endpoint::TokenReview,
+        json!({}),
+        Some(spec),
+        status,
+    ))
 }
 
 /// `%#v` of authorization.NonResourceAttributes, as validation errors print it.
@@ -602,7 +620,8 @@ fn rules_review(state: &State, user: &UserInfo, req: Value) -> ApiResult<Value> 
             resource_rules.push(rule);
         }
         if !r.non_resource_urls.is_empty() {
-            non_resource_rules.push(json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}));
+            non_resource_rules
+                .push(json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}));
         }
     }
     let mut status = json!({
@@ -643,7 +662,10 @@ mod tests {
         );
         assert_eq!(endpoint(&i), Some(Endpoint::SelfSubjectAccessReview));
         assert_eq!(
-            endpoint(&info(Method::GET, "/api/v1/namespaces/ns/serviceaccounts/sa")),
+            endpoint(&info(
+                Method::GET,
+                "/api/v1/namespaces/ns/serviceaccounts/sa"
+            )),
             None
         );
         assert_eq!(

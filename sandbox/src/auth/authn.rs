@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    ANONYMOUS_USER, AUTHENTICATED_GROUP, Attributes, ISSUER, RequestInfo,
-    UNAUTHENTICATED_GROUP, UserInfo, authorize, forbidden,
+    ANONYMOUS_USER, AUTHENTICATED_GROUP, Attributes, ISSUER, RequestInfo, UNAUTHENTICATED_GROUP,
+    UserInfo, authorize, forbidden,
 };
 use crate::errors::ApiError;
 use crate::state::State;
@@ -530,12 +530,18 @@ mod tests {
             split_service_account_username("system:serviceaccount:ns:sa"),
             Some(("ns", "sa"))
         );
-        assert_eq!(split_service_account_username("system:serviceaccount:ns"), None);
+        assert_eq!(
+            split_service_account_username("system:serviceaccount:ns"),
+            None
+        );
         assert_eq!(
             split_service_account_username("system:serviceaccount:ns:a:b"),
             None
         );
-        assert_eq!(split_service_account_username("system:serviceaccount:NS:sa"), None);
+        assert_eq!(
+            split_service_account_username("system:serviceaccount:NS:sa"),
+            None
+        );
         assert_eq!(split_service_account_username("bob"), None);
     }
 
@@ -556,6 +562,59 @@ mod tests {
         assert_eq!(unescape_path("example.com%2fscopes"), "example.com/scopes");
         assert_eq!(unescape_path("plain"), "plain");
         assert_eq!(unescape_path("bad%zz"), "bad%zz");
+    }
+
+    #[test]
+    fn service_account_tokens_authenticate_until_invalid() {
+        let state = State::new(100, "admin-token".into());
+        let sa = serde_json::json!({"metadata": {"name": "sa", "namespace": "ns", "uid": "u1"}});
+        let key = StorageKey::new("", "serviceaccounts");
+        state.store.create(&key, sa.clone()).unwrap();
+        let now = Utc::now();
+        let auds = vec![ISSUER.to_string()];
+        let (token, expires) = issue(&state, &sa, &auds, 3600, &BoundObjects::default(), now);
+        assert_eq!(expires.timestamp(), now.timestamp() + 3600);
+
+        let (user, accepted) = authenticate_token(&state, &token, &[]).unwrap();
+        assert_eq!(user.username, "system:serviceaccount:ns:sa");
+        assert_eq!(user.uid, "u1");
+        assert_eq!(
+            user.groups,
+            [
+                "system:serviceaccounts",
+                "system:serviceaccounts:ns",
+                "system:authenticated"
+            ]
+        );
+        assert_eq!(accepted, auds);
+        assert!(authenticate_token(&state, &token, &["other".to_string()]).is_err());
+
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(authenticate_token(&state, &tampered, &[]).is_err());
+        let (expired, _) = issue(
+            &state,
+            &sa,
+            &auds,
+            1,
+            &BoundObjects::default(),
+            now - chrono::Duration::seconds(10),
+        );
+        assert!(authenticate_token(&state, &expired, &[]).is_err());
+        // Another sandbox's key does not verify.
+        let other = State::new(100, "x".into());
+        assert!(authenticate_token(&other, &token, &[]).is_err());
+
+        let (admin, _) = authenticate_token(&state, "admin-token", &[]).unwrap();
+        assert_eq!(admin, UserInfo::admin());
+
+        state.store.remove(&key, "ns", "sa");
+        assert!(authenticate_token(&state, &token, &[]).is_err());
+        let mut recreated = sa.clone();
+        recreated["metadata"]["uid"] = serde_json::json!("u2");
+        state.store.create(&key, recreated).unwrap();
+        assert!(authenticate_token(&state, &token, &[]).is_err());
     }
 
     #[test]

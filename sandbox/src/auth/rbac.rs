@@ -142,7 +142,12 @@ fn cluster_role_rules(state: &State, name: &str) -> Result<Vec<PolicyRule>, Stri
     Ok(rules)
 }
 
-fn aggregate(state: &State, role: &Value, seen: &mut BTreeSet<String>, rules: &mut Vec<PolicyRule>) {
+fn aggregate(
+    state: &State,
+    role: &Value,
+    seen: &mut BTreeSet<String>,
+    rules: &mut Vec<PolicyRule>,
+) {
     let Some(selectors) = role["aggregationRule"]["clusterRoleSelectors"].as_array() else {
         return;
     };
@@ -169,7 +174,11 @@ fn aggregate(state: &State, role: &Value, seen: &mut BTreeSet<String>, rules: &m
 }
 
 /// The rules a binding's roleRef grants (k8s: GetRoleReferenceRules).
-fn role_ref_rules(state: &State, role_ref: &Value, namespace: &str) -> Result<Vec<PolicyRule>, String> {
+fn role_ref_rules(
+    state: &State,
+    role_ref: &Value,
+    namespace: &str,
+) -> Result<Vec<PolicyRule>, String> {
     let name = role_ref["name"].as_str().unwrap_or_default();
     match role_ref["kind"].as_str().unwrap_or_default() {
         "Role" => state
@@ -178,7 +187,10 @@ fn role_ref_rules(state: &State, role_ref: &Value, namespace: &str) -> Result<Ve
             .map(|r| rules_of(&r))
             .ok_or_else(|| not_found("role", name)),
         "ClusterRole" => cluster_role_rules(state, name),
-        other => Err(format!("unsupported role reference kind: {}", go_quote(other))),
+        other => Err(format!(
+            "unsupported role reference kind: {}",
+            go_quote(other)
+        )),
     }
 }
 
@@ -194,8 +206,7 @@ fn subject_applies(user: &UserInfo, subject: &Value, namespace: &str) -> bool {
                 .as_str()
                 .filter(|n| !n.is_empty())
                 .unwrap_or(namespace);
-            !ns.is_empty()
-                && split_service_account_username(&user.username) == Some((ns, name))
+            !ns.is_empty() && split_service_account_username(&user.username) == Some((ns, name))
         }
         _ => false,
     }
@@ -217,14 +228,22 @@ fn describe_subject(subject: &Value, binding_namespace: &str) -> String {
 
 /// What `visit_rules_for` reports: a rule with where it came from, or a resolution error.
 enum Visit<'a> {
-    Rule { source: &'a dyn Fn() -> String, rule: &'a PolicyRule },
+    Rule {
+        source: &'a dyn Fn() -> String,
+        rule: &'a PolicyRule,
+    },
     Error(String),
 }
 
 /// Calls `visit` with each rule granted to `user` in `namespace` (cluster-wide bindings first,
 /// then the namespace's RoleBindings) and each error resolving a roleRef, until it returns
 /// false (k8s: DefaultRuleResolver.VisitRulesFor).
-fn visit_rules_for(state: &State, user: &UserInfo, namespace: &str, visit: &mut dyn FnMut(Visit) -> bool) {
+fn visit_rules_for(
+    state: &State,
+    user: &UserInfo,
+    namespace: &str,
+    visit: &mut dyn FnMut(Visit) -> bool,
+) {
     let (bindings, _) = state.store.list(&key("clusterrolebindings"), None);
     for binding in bindings {
         let subjects = binding["subjects"].as_array().cloned().unwrap_or_default();
@@ -249,7 +268,10 @@ fn visit_rules_for(state: &State, user: &UserInfo, namespace: &str, visit: &mut 
                     )
                 };
                 for rule in &rules {
-                    if !visit(Visit::Rule { source: &source, rule }) {
+                    if !visit(Visit::Rule {
+                        source: &source,
+                        rule,
+                    }) {
                         return;
                     }
                 }
@@ -262,7 +284,10 @@ fn visit_rules_for(state: &State, user: &UserInfo, namespace: &str, visit: &mut 
     let (bindings, _) = state.store.list(&key("rolebindings"), Some(namespace));
     for binding in bindings {
         let subjects = binding["subjects"].as_array().cloned().unwrap_or_default();
-        let Some(subject) = subjects.iter().find(|s| subject_applies(user, s, namespace)) else {
+        let Some(subject) = subjects
+            .iter()
+            .find(|s| subject_applies(user, s, namespace))
+        else {
             continue;
         };
         let role_ref = &binding["roleRef"];
@@ -284,7 +309,10 @@ fn visit_rules_for(state: &State, user: &UserInfo, namespace: &str, visit: &mut 
                     )
                 };
                 for rule in &rules {
-                    if !visit(Visit::Rule { source: &source, rule }) {
+                    if !visit(Visit::Rule {
+                        source: &source,
+                        rule,
+                    }) {
                         return;
                     }
                 }
@@ -313,19 +341,24 @@ fn aggregate_errors(errors: &[String]) -> String {
 pub fn authorize(state: &State, attrs: &Attributes) -> Decision {
     let mut allowed_by = None;
     let mut errors = Vec::new();
-    visit_rules_for(state, &attrs.user, &attrs.request.namespace, &mut |v| match v {
-        Visit::Rule { source, rule } => {
-            if rule.allows(&attrs.request) {
-                allowed_by = Some(source());
-                return false;
+    visit_rules_for(
+        state,
+        &attrs.user,
+        &attrs.request.namespace,
+        &mut |v| match v {
+            Visit::Rule { source, rule } => {
+                if rule.allows(&attrs.request) {
+                    allowed_by = Some(source());
+                    return false;
+                }
+                true
             }
-            true
-        }
-        Visit::Error(e) => {
-            errors.push(e);
-            true
-        }
-    });
+            Visit::Error(e) => {
+                errors.push(e);
+                true
+            }
+        },
+    );
     match allowed_by {
         Some(source) => Decision {
             allowed: true,
@@ -344,7 +377,11 @@ pub fn authorize(state: &State, attrs: &Attributes) -> Decision {
 
 /// Every rule granted to `user` in `namespace`, and the resolution errors met (for
 /// SelfSubjectRulesReview).
-pub fn rules_for(state: &State, user: &UserInfo, namespace: &str) -> (Vec<PolicyRule>, Option<String>) {
+pub fn rules_for(
+    state: &State,
+    user: &UserInfo,
+    namespace: &str,
+) -> (Vec<PolicyRule>, Option<String>) {
     let mut rules = Vec::new();
     let mut errors = Vec::new();
     visit_rules_for(state, user, namespace, &mut |v| {
@@ -387,7 +424,11 @@ fn aggregate_bootstrap_roles(roles: &mut [Value]) {
             } else {
                 roles[at]["aggregationRule"]["clusterRoleSelectors"]
                     .as_array()
-                    .map(|s| s.iter().filter_map(|s| label_selector_from_json(s).ok()).collect())
+                    .map(|s| {
+                        s.iter()
+                            .filter_map(|s| label_selector_from_json(s).ok())
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             for (j, other) in roles.iter().enumerate() {
@@ -412,9 +453,15 @@ fn aggregate_bootstrap_roles(roles: &mut [Value]) {
 pub fn bootstrap(state: &State) -> anyhow::Result<()> {
     let policy: Value =
         serde_yaml::from_str(BOOTSTRAP_POLICY).context("parsing the bootstrap RBAC policy")?;
-    let mut roles: Vec<Value> = policy["clusterRoles"].as_array().cloned().unwrap_or_default();
+    let mut roles: Vec<Value> = policy["clusterRoles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     aggregate_bootstrap_roles(&mut roles);
-    let bindings = policy["clusterRoleBindings"].as_array().cloned().unwrap_or_default();
+    let bindings = policy["clusterRoleBindings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let opts = WriteOptions::default();
     for (plural, objects) in [("clusterroles", roles), ("clusterrolebindings", bindings)] {
         let rt = state
@@ -423,7 +470,10 @@ pub fn bootstrap(state: &State) -> anyhow::Result<()> {
             .with_context(|| format!("{plural} type"))?;
         for mut obj in objects {
             bootstrap_metadata(&mut obj);
-            let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             ops::create(state, &rt, None, obj, &opts)
                 .map_err(|e| anyhow::anyhow!("creating {plural} {name}: {e}"))?;
         }
@@ -447,20 +497,32 @@ mod tests {
 
     #[test]
     fn rule_matching() {
-        let r = rule(json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}));
+        let r =
+            rule(json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}));
         assert!(r.allows(&req(Method::GET, "/api/v1/namespaces/ns/configmaps")));
         assert!(r.allows(&req(Method::GET, "/api/v1/namespaces/ns/configmaps/x")));
         assert!(!r.allows(&req(Method::DELETE, "/api/v1/namespaces/ns/configmaps/x")));
         assert!(!r.allows(&req(Method::GET, "/apis/apps/v1/namespaces/ns/deployments")));
 
-        let sub = rule(json!({"apiGroups": ["example.com"], "resources": ["testjobs/status"], "verbs": ["update"]}));
-        assert!(sub.allows(&req(Method::PUT, "/apis/example.com/v1/namespaces/ns/testjobs/j/status")));
-        assert!(!sub.allows(&req(Method::PUT, "/apis/example.com/v1/namespaces/ns/testjobs/j")));
-        let any_status = rule(json!({"apiGroups": ["*"], "resources": ["*/status"], "verbs": ["*"]}));
+        let sub = rule(
+            json!({"apiGroups": ["example.com"], "resources": ["testjobs/status"], "verbs": ["update"]}),
+        );
+        assert!(sub.allows(&req(
+            Method::PUT,
+            "/apis/example.com/v1/namespaces/ns/testjobs/j/status"
+        )));
+        assert!(!sub.allows(&req(
+            Method::PUT,
+            "/apis/example.com/v1/namespaces/ns/testjobs/j"
+        )));
+        let any_status =
+            rule(json!({"apiGroups": ["*"], "resources": ["*/status"], "verbs": ["*"]}));
         assert!(any_status.allows(&req(Method::PATCH, "/api/v1/namespaces/ns/pods/p/status")));
         assert!(!any_status.allows(&req(Method::GET, "/api/v1/namespaces/ns/pods/p/log")));
 
-        let named = rule(json!({"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["a"], "verbs": ["get"]}));
+        let named = rule(
+            json!({"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["a"], "verbs": ["get"]}),
+        );
         assert!(named.allows(&req(Method::GET, "/api/v1/namespaces/ns/configmaps/a")));
         assert!(!named.allows(&req(Method::GET, "/api/v1/namespaces/ns/configmaps/b")));
         assert!(!named.allows(&req(Method::GET, "/api/v1/namespaces/ns/configmaps")));
@@ -479,11 +541,31 @@ mod tests {
             groups: vec!["system:serviceaccounts".into()],
             ..Default::default()
         };
-        assert!(subject_applies(&sa, &json!({"kind": "ServiceAccount", "name": "sa"}), "ns"));
-        assert!(!subject_applies(&sa, &json!({"kind": "ServiceAccount", "name": "sa"}), ""));
-        assert!(subject_applies(&sa, &json!({"kind": "ServiceAccount", "name": "sa", "namespace": "ns"}), ""));
-        assert!(subject_applies(&sa, &json!({"kind": "Group", "name": "system:serviceaccounts"}), ""));
-        assert!(!subject_applies(&sa, &json!({"kind": "User", "name": "sa"}), "ns"));
+        assert!(subject_applies(
+            &sa,
+            &json!({"kind": "ServiceAccount", "name": "sa"}),
+            "ns"
+        ));
+        assert!(!subject_applies(
+            &sa,
+            &json!({"kind": "ServiceAccount", "name": "sa"}),
+            ""
+        ));
+        assert!(subject_applies(
+            &sa,
+            &json!({"kind": "ServiceAccount", "name": "sa", "namespace": "ns"}),
+            ""
+        ));
+        assert!(subject_applies(
+            &sa,
+            &json!({"kind": "Group", "name": "system:serviceaccounts"}),
+            ""
+        ));
+        assert!(!subject_applies(
+            &sa,
+            &json!({"kind": "User", "name": "sa"}),
+            "ns"
+        ));
         assert_eq!(
             describe_subject(&json!({"kind": "ServiceAccount", "name": "sa"}), "ns"),
             "ServiceAccount \"sa/ns\""
@@ -493,7 +575,10 @@ mod tests {
     #[test]
     fn error_aggregation() {
         assert_eq!(aggregate_errors(&["a".into()]), "a");
-        assert_eq!(aggregate_errors(&["a".into(), "b".into(), "a".into()]), "[a, b]");
+        assert_eq!(
+            aggregate_errors(&["a".into(), "b".into(), "a".into()]),
+            "[a, b]"
+        );
     }
 
     #[test]
@@ -503,17 +588,43 @@ mod tests {
         aggregate_bootstrap_roles(&mut roles);
         let find = |n: &str| roles.iter().find(|r| r["metadata"]["name"] == n).unwrap();
         let grants = |role: &Value, method: Method, path: &str| {
-            rules_of(role).iter().any(|r| r.allows(&req(method.clone(), path)))
+            rules_of(role)
+                .iter()
+                .any(|r| r.allows(&req(method.clone(), path)))
         };
         let view = find("view");
-        assert!(grants(view, Method::GET, "/api/v1/namespaces/ns/pods/p/log"));
-        assert!(!grants(view, Method::DELETE, "/api/v1/namespaces/ns/pods/p"));
+        assert!(grants(
+            view,
+            Method::GET,
+            "/api/v1/namespaces/ns/pods/p/log"
+        ));
+        assert!(!grants(
+            view,
+            Method::DELETE,
+            "/api/v1/namespaces/ns/pods/p"
+        ));
         let edit = find("edit");
-        assert!(grants(edit, Method::GET, "/api/v1/namespaces/ns/configmaps"));
-        assert!(grants(edit, Method::DELETE, "/api/v1/namespaces/ns/configmaps/c"));
-        assert!(!grants(edit, Method::POST, "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/roles"));
+        assert!(grants(
+            edit,
+            Method::GET,
+            "/api/v1/namespaces/ns/configmaps"
+        ));
+        assert!(grants(
+            edit,
+            Method::DELETE,
+            "/api/v1/namespaces/ns/configmaps/c"
+        ));
+        assert!(!grants(
+            edit,
+            Method::POST,
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/roles"
+        ));
         let admin = find("admin");
-        assert!(grants(admin, Method::POST, "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/roles"));
+        assert!(grants(
+            admin,
+            Method::POST,
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/roles"
+        ));
         assert!(grants(admin, Method::GET, "/api/v1/namespaces/ns/secrets"));
     }
 }

@@ -180,7 +180,11 @@ mod tests {
             ),
             ("get", "ns", "pods", "p", "log")
         );
-        let r = info(Method::DELETE, "/apis/apps/v1/namespaces/ns/deployments", "");
+        let r = info(
+            Method::DELETE,
+            "/apis/apps/v1/namespaces/ns/deployments",
+            "",
+        );
         assert_eq!(r.verb, "deletecollection");
         assert_eq!(r.api_group, "apps");
         let r = info(Method::GET, "/api/v1/configmaps", "watch=true");
@@ -230,7 +234,14 @@ mod tests {
 
     #[test]
     fn non_resource_requests() {
-        for path in ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/healthz"] {
+        for path in [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/apis/apps",
+            "/apis/apps/v1",
+            "/healthz",
+        ] {
             let r = info(Method::GET, path, "");
             assert!(!r.resource_request, "{path}");
             assert_eq!(r.verb, "get");

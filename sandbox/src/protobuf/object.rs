@@ -56,7 +56,10 @@ pub fn decode(index: usize, data: &[u8], depth: u32) -> Result<Value, String> {
                 match field? {
                     (1, Raw::Varint(v)) => seconds = v as i64,
                     (2, Raw::Varint(v)) => nanos = v as i32,
-                    (n @ (1 | 2), raw) => return Err(wrong_wire_type(&raw, n_name(n))),
+                    (n @ (1 | 2), raw) => {
+                        let name = if n == 1 { "Seconds" } else { "Nanos" };
+                        return Err(wrong_wire_type(&raw, name));
+                    }
                     _ => {}
                 }
             }
@@ -101,7 +104,10 @@ pub fn decode(index: usize, data: &[u8], depth: u32) -> Result<Value, String> {
                     (1, Raw::Varint(v)) => kind = v,
                     (2, Raw::Varint(v)) => int = v as i32,
                     (3, Raw::Bytes(b)) => text = String::from_utf8_lossy(b).into_owned(),
-                    (n @ 1..=3, raw) => return Err(wrong_wire_type(&raw, n_name(n))),
+                    (n @ 1..=3, raw) => {
+                        let name = ["Type", "IntVal", "StrVal"][n as usize - 1];
+                        return Err(wrong_wire_type(&raw, name));
+                    }
                     _ => {}
                 }
             }
@@ -139,14 +145,6 @@ fn embedded_document(doc: &[u8], depth: u32) -> Result<Value, String> {
 
 const QUANTITY_FORMAT: &str =
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
-
-fn n_name(n: u32) -> &'static str {
-    match n {
-        1 => "Seconds",
-        2 => "Nanos",
-        _ => "StrVal",
-    }
-}
 
 fn wrong_wire_type(raw: &Raw<'_>, field: &str) -> String {
     format!(
@@ -216,7 +214,7 @@ fn decode_struct(index: usize, data: &[u8], depth: u32) -> Result<Value, String>
             Slot::Scalar(v) => v,
             Slot::Message(parts) => {
                 let Kind::Msg(sub) = fld.kind else {
-                    return Err(format!("proto: field {} is not a message", fld.json));
+                    return Err(format!("proto: {}.{} is not a message", msg.name, fld.json));
                 };
                 decode(sub, &parts.concat(), depth + 1)?
             }

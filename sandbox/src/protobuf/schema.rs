@@ -135,7 +135,9 @@ pub fn kind_message(group: &str, version: &str, kind: &str) -> Option<usize> {
             .map(|i| KINDS[i].3)
     };
     find(group, version, kind).or_else(|| {
-        let known_version = KINDS.iter().any(|(g, v, _, _)| *g == group && *v == version);
+        let known_version = KINDS
+            .iter()
+            .any(|(g, v, _, _)| *g == group && *v == version);
         if known_version && COMMON_KINDS.contains(&kind) {
             find("meta.k8s.io", "v1", kind)
         } else {
@@ -175,7 +177,10 @@ mod tests {
         let lease = kind_message("coordination.k8s.io", "v1", "Lease").map(|i| message(i).name);
         assert_eq!(lease, Some("k8s.io.api.coordination.v1.Lease"));
         let del = kind_message("apps", "v1", "DeleteOptions").map(|i| message(i).name);
-        assert_eq!(del, Some("k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions"));
+        assert_eq!(
+            del,
+            Some("k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions")
+        );
         assert_eq!(kind_message("", "v1", "ObjectMeta"), None);
         assert_eq!(kind_message("apps", "v2", "DeleteOptions"), None);
         assert_eq!(kind_message("example.com", "v1", "Widget"), None);

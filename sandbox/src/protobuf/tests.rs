@@ -278,7 +278,12 @@ fn role_and_role_binding() {
         }),
     };
     assert_eq!(
-        decode_body(&envelope("rbac.authorization.k8s.io/v1", "RoleBinding", &binding)).unwrap(),
+        decode_body(&envelope(
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            &binding
+        ))
+        .unwrap(),
         json!({
             "kind": "RoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1",
             "metadata": {"name": "read"},
@@ -400,8 +405,12 @@ fn named_slice_wrappers_are_arrays() {
         }),
         status: None,
     };
-    let got = decode_body(&envelope("authorization.k8s.io/v1", "SubjectAccessReview", &review))
-        .unwrap();
+    let got = decode_body(&envelope(
+        "authorization.k8s.io/v1",
+        "SubjectAccessReview",
+        &review,
+    ))
+    .unwrap();
     assert_eq!(got["spec"]["extra"], json!({"scopes": ["a", "b"]}));
     assert_eq!(got["spec"]["user"], json!("alice"));
 }
@@ -463,7 +472,10 @@ fn broken_bodies_fail_like_kube_apiserver() {
     );
     let ns = fixture("namespace");
     let err = decode_body(&ns[..ns.len() - 3]).unwrap_err();
-    assert!(err.starts_with("the object provided is unrecognized: unexpected EOF ("), "{err}");
+    assert!(
+        err.starts_with("the object provided is unrecognized: unexpected EOF ("),
+        "{err}"
+    );
 
     let widget = envelope("example.com/v1", "Widget", &core::Namespace::default());
     assert_eq!(
@@ -517,6 +529,8 @@ fn deep_nesting_is_refused() {
 #[test]
 fn recognises_the_content_type() {
     assert!(is_protobuf("application/vnd.kubernetes.protobuf"));
-    assert!(is_protobuf("application/vnd.kubernetes.protobuf; charset=utf-8"));
+    assert!(is_protobuf(
+        "application/vnd.kubernetes.protobuf; charset=utf-8"
+    ));
     assert!(!is_protobuf("application/json"));
 }

@@ -32,9 +32,12 @@ async fn namespaces_exist_guard_their_contents_and_are_deleted_with_them() {
     .await;
     assert_eq!(
         (code, body),
-        (404, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": "namespaces \"ghost\" not found", "reason": "NotFound",
-            "details": {"name": "ghost", "kind": "namespaces"}, "code": 404}))
+            "details": {"name": "ghost", "kind": "namespaces"}, "code": 404})
+        )
     );
 
     create_namespace(&client, "team").await;
@@ -65,7 +68,14 @@ async fn namespaces_exist_guard_their_contents_and_are_deleted_with_them() {
         .await
         .expect("create widget");
 
-    let (code, deleting) = call(&client, Method::DELETE, "/api/v1/namespaces/team", JSON, &Value::Null).await;
+    let (code, deleting) = call(
+        &client,
+        Method::DELETE,
+        "/api/v1/namespaces/team",
+        JSON,
+        &Value::Null,
+    )
+    .await;
     assert_eq!(code, 200, "{deleting}");
     assert_eq!(deleting["kind"], "Namespace");
     assert_eq!(deleting["status"]["phase"], "Terminating");
@@ -74,8 +84,18 @@ async fn namespaces_exist_guard_their_contents_and_are_deleted_with_them() {
 
     // The namespace controller empties it; the held widget keeps it Terminating.
     eventually("team's contents deleted", || async {
-        let cms_gone = cms.list(&ListParams::default()).await.expect("list").items.is_empty();
-        let pods_gone = pods.list(&ListParams::default()).await.expect("list").items.is_empty();
+        let cms_gone = cms
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty();
+        let pods_gone = pods
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty();
         let free_gone = widgets.get_opt("free").await.expect("get").is_none();
         (cms_gone && pods_gone && free_gone).then_some(())
     })
@@ -94,12 +114,15 @@ async fn namespaces_exist_guard_their_contents_and_are_deleted_with_them() {
     .await;
     assert_eq!(
         (code, body),
-        (403, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            403,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": "configmaps \"late\" is forbidden: unable to create new content in namespace team because it is being terminated",
             "reason": "Forbidden",
             "details": {"name": "late", "kind": "configmaps", "causes": [{"reason": "NamespaceTerminating",
                 "message": "namespace team is being terminated", "field": "metadata.namespace"}]},
-            "code": 403}))
+            "code": 403})
+        )
     );
     widgets
         .patch(
@@ -113,7 +136,12 @@ async fn namespaces_exist_guard_their_contents_and_are_deleted_with_them() {
         .await
         .expect("release");
     eventually("namespace team gone", || async {
-        namespaces.get_opt("team").await.expect("get").is_none().then_some(())
+        namespaces
+            .get_opt("team")
+            .await
+            .expect("get")
+            .is_none()
+            .then_some(())
     })
     .await;
     sb.shutdown().await;
@@ -127,16 +155,36 @@ async fn finalizers_hold_deletion_and_responses_match_kube_apiserver() {
     let widgets = install_widgets(&client, "default").await;
     let base = "/api/v1/namespaces/default/configmaps";
     let (_, listed) = get(&client, base).await;
-    let rv = listed["metadata"]["resourceVersion"].as_str().expect("rv").to_string();
+    let rv = listed["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
     let mut w = RawWatch::open(&client, &format!("{base}?watch=1&resourceVersion={rv}")).await;
 
     // Without finalizers: a Status for configmaps, and the watch sees only DELETED.
-    let (_, plain) = call(&client, Method::POST, base, JSON, &json!({"metadata": {"name": "plain"}})).await;
-    let (code, body) = call(&client, Method::DELETE, &format!("{base}/plain"), JSON, &Value::Null).await;
+    let (_, plain) = call(
+        &client,
+        Method::POST,
+        base,
+        JSON,
+        &json!({"metadata": {"name": "plain"}}),
+    )
+    .await;
+    let (code, body) = call(
+        &client,
+        Method::DELETE,
+        &format!("{base}/plain"),
+        JSON,
+        &Value::Null,
+    )
+    .await;
     assert_eq!(
         (code, body),
-        (200, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": "plain", "kind": "configmaps", "uid": plain["metadata"]["uid"]}}))
+        (
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": "plain", "kind": "configmaps", "uid": plain["metadata"]["uid"]}})
+        )
     );
     assert_eq!(w.next_named().await, ev("ADDED", "plain"));
     assert_eq!(w.next_named().await, ev("DELETED", "plain"));
@@ -150,18 +198,35 @@ async fn finalizers_hold_deletion_and_responses_match_kube_apiserver() {
         &json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}),
     )
     .await;
-    let (code, body) = call(&client, Method::DELETE, &format!("{base}/held"), JSON, &Value::Null).await;
+    let (code, body) = call(
+        &client,
+        Method::DELETE,
+        &format!("{base}/held"),
+        JSON,
+        &Value::Null,
+    )
+    .await;
     assert_eq!(code, 200);
     assert_eq!(body["kind"], "ConfigMap");
     assert!(body["metadata"]["deletionTimestamp"].is_string(), "{body}");
     assert_eq!(body["metadata"]["deletionGracePeriodSeconds"], 0);
     let marked_rv = body["metadata"]["resourceVersion"].clone();
     // Deleting again changes nothing.
-    let (code, again) = call(&client, Method::DELETE, &format!("{base}/held"), JSON, &Value::Null).await;
-    assert_eq!((code, again["metadata"]["resourceVersion"].clone()), (200, marked_rv));
+    let (code, again) = call(
+        &client,
+        Method::DELETE,
+        &format!("{base}/held"),
+        JSON,
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (code, again["metadata"]["resourceVersion"].clone()),
+        (200, marked_rv)
+    );
     assert_eq!(get(&client, &format!("{base}/held")).await.0, 200);
-    // Removing the last finalizer completes the deletion.
-    call(
+    // Removing the last finalizer completes the deletion; the patch answers with the object.
+    let (code, released) = call(
         &client,
         Method::PATCH,
         &format!("{base}/held"),
@@ -169,11 +234,22 @@ async fn finalizers_hold_deletion_and_responses_match_kube_apiserver() {
         &json!({"metadata": {"finalizers": null}}),
     )
     .await;
+    assert_eq!((code, released["kind"].clone()), (200, json!("ConfigMap")));
+    assert!(
+        released["metadata"].get("finalizers").is_none(),
+        "{released}"
+    );
     assert_eq!(get(&client, &format!("{base}/held")).await.0, 404);
+    // The release itself is not stored (ShouldDeleteDuringUpdate): no MODIFIED for it, and
+    // the DELETED object is the last stored state, finalizer included.
     assert_eq!(w.next_named().await, ev("ADDED", "held"));
     assert_eq!(w.next_named().await, ev("MODIFIED", "held"));
-    assert_eq!(w.next_named().await, ev("MODIFIED", "held"));
-    assert_eq!(w.next_named().await, ev("DELETED", "held"));
+    let deleted = w.next().await.expect("DELETED");
+    assert_eq!(deleted["type"], "DELETED");
+    assert_eq!(
+        deleted["object"]["metadata"]["finalizers"],
+        json!(["example.com/hold"])
+    );
 
     // Custom resources answer with the object; marking one as deleting bumps its generation.
     let wpath = "/apis/example.com/v1/namespaces/default/widgets";
@@ -181,13 +257,33 @@ async fn finalizers_hold_deletion_and_responses_match_kube_apiserver() {
         .create(&PostParams::default(), &widget("gone", json!({"size": 1})))
         .await
         .expect("create");
-    let (code, body) = call(&client, Method::DELETE, &format!("{wpath}/gone"), JSON, &Value::Null).await;
-    assert_eq!((code, body["kind"].clone(), body["metadata"]["name"].clone()), (200, json!("Widget"), json!("gone")));
+    let (code, body) = call(
+        &client,
+        Method::DELETE,
+        &format!("{wpath}/gone"),
+        JSON,
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (code, body["kind"].clone(), body["metadata"]["name"].clone()),
+        (200, json!("Widget"), json!("gone"))
+    );
     let mut kept = widget("kept", json!({"size": 1}));
     kept.metadata.finalizers = Some(vec!["example.com/hold".into()]);
-    let kept = widgets.create(&PostParams::default(), &kept).await.expect("create");
+    let kept = widgets
+        .create(&PostParams::default(), &kept)
+        .await
+        .expect("create");
     assert_eq!(kept.metadata.generation, Some(1));
-    let (code, body) = call(&client, Method::DELETE, &format!("{wpath}/kept"), JSON, &Value::Null).await;
+    let (code, body) = call(
+        &client,
+        Method::DELETE,
+        &format!("{wpath}/kept"),
+        JSON,
+        &Value::Null,
+    )
+    .await;
     assert_eq!(code, 200);
     assert!(body["metadata"]["deletionTimestamp"].is_string());
     assert_eq!(body["metadata"]["generation"], 2);
@@ -196,9 +292,22 @@ async fn finalizers_hold_deletion_and_responses_match_kube_apiserver() {
         .create(&PostParams::default(), &widget("dry", json!({"size": 1})))
         .await
         .expect("create");
-    let (code, body) = call(&client, Method::DELETE, &format!("{wpath}/dry?dryRun=All"), JSON, &Value::Null).await;
-    assert_eq!((code, body["metadata"]["name"].clone()), (200, json!("dry")));
-    assert!(body["metadata"].get("deletionTimestamp").is_none(), "{body}");
+    let (code, body) = call(
+        &client,
+        Method::DELETE,
+        &format!("{wpath}/dry?dryRun=All"),
+        JSON,
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (code, body["metadata"]["name"].clone()),
+        (200, json!("dry"))
+    );
+    assert!(
+        body["metadata"].get("deletionTimestamp").is_none(),
+        "{body}"
+    );
     assert!(widgets.get_opt("dry").await.expect("get").is_some());
     sb.shutdown().await;
 }
@@ -232,7 +341,13 @@ async fn propagation_policies_background_foreground_and_orphan() {
     };
     let gone = |name: &'static str| {
         let cms = cms.clone();
-        async move { cms.get_opt(name).await.expect("get").is_none().then_some(()) }
+        async move {
+            cms.get_opt(name)
+                .await
+                .expect("get")
+                .is_none()
+                .then_some(())
+        }
     };
 
     // Background (the default): the owner goes at once, its dependents after it.
@@ -246,15 +361,21 @@ async fn propagation_policies_background_foreground_and_orphan() {
         .delete("bg-owner", &DeleteParams::default())
         .await
         .expect("delete");
-    assert!(answer.is_right(), "configmaps answer a completed delete with a Status");
+    assert!(
+        answer.is_right(),
+        "configmaps answer a completed delete with a Status"
+    );
     eventually("bg-a collected", || gone("bg-a")).await;
     eventually("bg-b collected", || gone("bg-b")).await;
 
     // Foreground: the owner waits, with the foregroundDeletion finalizer, for its dependents.
     let owner = make("fg-owner").await;
-    cms.create(&pp, &owned_configmap("fg-held", &owner, &["example.com/hold"]))
-        .await
-        .expect("create dependent");
+    cms.create(
+        &pp,
+        &owned_configmap("fg-held", &owner, &["example.com/hold"]),
+    )
+    .await
+    .expect("create dependent");
     cms.create(&pp, &owned_configmap("fg-free", &owner, &[]))
         .await
         .expect("create dependent");
@@ -278,7 +399,11 @@ async fn propagation_policies_background_foreground_and_orphan() {
     .await;
     assert!(held.metadata.deletion_timestamp.is_some());
     let owner = cms.get("fg-owner").await.expect("owner waits for fg-held");
-    assert!(owner.finalizers().contains(&"foregroundDeletion".to_string()));
+    assert!(
+        owner
+            .finalizers()
+            .contains(&"foregroundDeletion".to_string())
+    );
     cms.patch(
         "fg-held",
         &PatchParams::default(),
@@ -304,10 +429,12 @@ async fn propagation_policies_background_foreground_and_orphan() {
     );
     eventually("or-owner deleted", || gone("or-owner")).await;
     let dep = eventually("or-dep orphaned", || async {
-        cms.get("or-dep")
-            .await
-            .ok()
-            .filter(|c| c.metadata.owner_references.as_ref().is_none_or(|r| r.is_empty()))
+        cms.get("or-dep").await.ok().filter(|c| {
+            c.metadata
+                .owner_references
+                .as_ref()
+                .is_none_or(|r| r.is_empty())
+        })
     })
     .await;
     assert!(dep.metadata.deletion_timestamp.is_none());
@@ -338,7 +465,10 @@ async fn pods_are_deleted_gracefully() {
     })
     .await;
     let (_, listed) = get(&client, "/api/v1/namespaces/default/pods").await;
-    let rv = listed["metadata"]["resourceVersion"].as_str().expect("rv").to_string();
+    let rv = listed["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
     let mut w = RawWatch::open(
         &client,
         &format!("/api/v1/namespaces/default/pods?watch=1&resourceVersion={rv}&fieldSelector=metadata.name%3Dgraceful"),
@@ -353,7 +483,10 @@ async fn pods_are_deleted_gracefully() {
     )
     .await;
     assert_eq!(code, 200);
-    assert_eq!(body["kind"], "Pod", "a graceful delete answers with the pod");
+    assert_eq!(
+        body["kind"], "Pod",
+        "a graceful delete answers with the pod"
+    );
     assert!(body["metadata"]["deletionTimestamp"].is_string());
     assert_eq!(body["metadata"]["deletionGracePeriodSeconds"], 20);
     let first = w.next().await.expect("event");

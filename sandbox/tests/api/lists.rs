@@ -21,9 +21,12 @@ async fn pagination_reads_every_page_at_the_first_pages_version() {
     let pp = PostParams::default();
     for i in 0..7 {
         let parity = if i % 2 == 0 { "even" } else { "odd" };
-        cms.create(&pp, &configmap(&format!("cm-{i}"), json!({"parity": parity})))
-            .await
-            .expect("create");
+        cms.create(
+            &pp,
+            &configmap(&format!("cm-{i}"), json!({"parity": parity})),
+        )
+        .await
+        .expect("create");
     }
     let base = "/api/v1/namespaces/paging/configmaps";
     let (code, first) = get(&client, &format!("{base}?limit=3")).await;
@@ -86,7 +89,11 @@ async fn pagination_reads_every_page_at_the_first_pages_version() {
     );
 
     // With a selector the number of remaining items is unknown and not reported.
-    let (_, even) = get(&client, &format!("{base}?limit=1&labelSelector=parity%3Deven")).await;
+    let (_, even) = get(
+        &client,
+        &format!("{base}?limit=1&labelSelector=parity%3Deven"),
+    )
+    .await;
     assert_eq!(names(&even), ["cm-0"]);
     assert!(even["metadata"]["continue"].is_string(), "{even}");
     assert!(
@@ -189,7 +196,11 @@ async fn label_and_field_selectors_filter_lists_and_watches() {
         ("!tier", vec!["c", "d"]),
         ("app=web,tier notin (back)", vec!["a"]),
     ] {
-        assert_eq!(select(selector, "").await, expected, "labelSelector {selector}");
+        assert_eq!(
+            select(selector, "").await,
+            expected,
+            "labelSelector {selector}"
+        );
     }
     assert_eq!(select("", "metadata.name=b").await, ["b"]);
     assert_eq!(select("", "metadata.name!=b").await, ["a", "c", "d"]);
@@ -231,7 +242,7 @@ async fn label_and_field_selectors_filter_lists_and_watches() {
     eventually("quick Succeeded and slow Running", || async {
         (phase_names("status.phase=Succeeded").await == ["quick"]
             && phase_names("status.phase=Running").await == ["slow"])
-            .then_some(())
+        .then_some(())
     })
     .await;
     assert_eq!(
@@ -252,7 +263,9 @@ async fn label_and_field_selectors_filter_lists_and_watches() {
         .to_string();
     let mut w = RawWatch::open(
         &client,
-        &format!("/api/v1/namespaces/sel/configmaps?watch=1&labelSelector=app%3Dweb&resourceVersion={rv}"),
+        &format!(
+            "/api/v1/namespaces/sel/configmaps?watch=1&labelSelector=app%3Dweb&resourceVersion={rv}"
+        ),
     )
     .await;
     let relabel = |name: &'static str, app: &'static str| {

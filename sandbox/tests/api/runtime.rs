@@ -8,7 +8,8 @@ use super::*;
 async fn finished(pods: &Api<Pod>, name: &str) -> Pod {
     let cond = kube::runtime::wait::await_condition(pods.clone(), name, |p: Option<&Pod>| {
         matches!(
-            p.and_then(|p| p.status.as_ref()).and_then(|s| s.phase.as_deref()),
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.phase.as_deref()),
             Some("Succeeded" | "Failed")
         )
     });
@@ -62,22 +63,45 @@ async fn simulated_pods_follow_their_annotations() {
     .expect("create");
 
     let fine = finished(&pods, "fine").await;
-    assert_eq!(fine.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded"));
+    assert_eq!(
+        fine.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded")
+    );
     let t = terminated(&fine);
-    assert_eq!((t.exit_code, t.reason.as_deref(), t.message.as_deref()), (0, Some("Completed"), Some("all good")));
-    assert_eq!(pods.logs("fine", &Default::default()).await.expect("logs"), "hello\nworld\n");
+    assert_eq!(
+        (t.exit_code, t.reason.as_deref(), t.message.as_deref()),
+        (0, Some("Completed"), Some("all good"))
+    );
+    assert_eq!(
+        pods.logs("fine", &Default::default()).await.expect("logs"),
+        "hello\nworld\n"
+    );
 
     // run-seconds: Running first, then the exit code decides.
-    let running = kube::runtime::wait::await_condition(pods.clone(), "broken", |p: Option<&Pod>| {
-        p.and_then(|p| p.status.as_ref()).and_then(|s| s.phase.as_deref()) == Some("Running")
-    });
+    let running =
+        kube::runtime::wait::await_condition(pods.clone(), "broken", |p: Option<&Pod>| {
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.phase.as_deref())
+                == Some("Running")
+        });
     let seen_running = tokio::time::timeout(WAIT, running).await;
     let broken = finished(&pods, "broken").await;
     assert!(seen_running.is_ok(), "the pod ran before it failed");
-    assert_eq!(broken.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Failed"));
+    assert_eq!(
+        broken.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Failed")
+    );
     let t = terminated(&broken);
-    assert_eq!((t.exit_code, t.reason.as_deref(), t.message.as_deref()), (3, Some("Error"), Some("it broke")));
-    assert_eq!(pods.logs("broken", &Default::default()).await.expect("logs"), "boom\n");
+    assert_eq!(
+        (t.exit_code, t.reason.as_deref(), t.message.as_deref()),
+        (3, Some("Error"), Some("it broke"))
+    );
+    assert_eq!(
+        pods.logs("broken", &Default::default())
+            .await
+            .expect("logs"),
+        "boom\n"
+    );
     sb.shutdown().await;
 }
 
@@ -91,7 +115,9 @@ async fn lowering_active_deadline_fails_a_running_pod_that_stays_readable() {
             "name": "main", "image": "busybox", "command": ["sh", "-c", "echo started; exec sleep 1000"]}]},
     }))
     .expect("pod");
-    pods.create(&PostParams::default(), &pod).await.expect("create");
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("create");
     eventually("sleeper running", || async {
         let running = pods.get("sleeper").await.ok()?.status?.phase? == "Running";
         let log = pods.logs("sleeper", &Default::default()).await.ok()?;
@@ -115,10 +141,21 @@ async fn lowering_active_deadline_fails_a_running_pod_that_stays_readable() {
     );
     // Still there, logs included, until deleted.
     assert!(pods.get("sleeper").await.is_ok());
-    assert_eq!(pods.logs("sleeper", &Default::default()).await.expect("logs"), "started\n");
-    pods.delete("sleeper", &DeleteParams::default()).await.expect("delete");
+    assert_eq!(
+        pods.logs("sleeper", &Default::default())
+            .await
+            .expect("logs"),
+        "started\n"
+    );
+    pods.delete("sleeper", &DeleteParams::default())
+        .await
+        .expect("delete");
     eventually("sleeper gone", || async {
-        pods.get_opt("sleeper").await.expect("get").is_none().then_some(())
+        pods.get_opt("sleeper")
+            .await
+            .expect("get")
+            .is_none()
+            .then_some(())
     })
     .await;
     sb.shutdown().await;
@@ -149,8 +186,14 @@ async fn recorder_events_read_as_core_events_and_repeats_become_a_series() {
         action: "Check".into(),
         secondary: None,
     };
-    recorder.publish(&event, &reference).await.expect("first publish");
-    recorder.publish(&event, &reference).await.expect("repeat publish (a series patch)");
+    recorder
+        .publish(&event, &reference)
+        .await
+        .expect("first publish");
+    recorder
+        .publish(&event, &reference)
+        .await
+        .expect("repeat publish (a series patch)");
 
     let core: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
     let listed = core
@@ -171,7 +214,10 @@ async fn recorder_events_read_as_core_events_and_repeats_become_a_series() {
     let v1: Api<EventsV1> = Api::namespaced(client.clone(), "default");
     let same = v1.get(&e.name_any()).await.expect("the events.k8s.io view");
     assert_eq!(same.note.as_deref(), Some("looked at the configmap"));
-    assert_eq!(same.regarding.and_then(|r| r.name).as_deref(), Some("noted"));
+    assert_eq!(
+        same.regarding.and_then(|r| r.name).as_deref(),
+        Some("noted")
+    );
     assert_eq!(same.series.map(|s| s.count), Some(2));
     sb.shutdown().await;
 }
@@ -194,11 +240,17 @@ async fn crds_serve_one_version_and_take_their_resources_along_when_deleted() {
     );
     assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
     assert!(
-        s.message.contains("serves only one version per CustomResourceDefinition"),
+        s.message
+            .contains("serves only one version per CustomResourceDefinition"),
         "{}",
         s.message
     );
-    assert!(crds.get_opt("widgets.example.com").await.expect("get").is_none());
+    assert!(
+        crds.get_opt("widgets.example.com")
+            .await
+            .expect("get")
+            .is_none()
+    );
 
     let widgets = install_widgets(&client, "default").await;
     widgets
@@ -241,9 +293,15 @@ async fn crds_serve_one_version_and_take_their_resources_along_when_deleted() {
         (w1_gone && w2_marked).then_some(())
     })
     .await;
-    let terminating = crds.get("widgets.example.com").await.expect("the CRD waits");
+    let terminating = crds
+        .get("widgets.example.com")
+        .await
+        .expect("the CRD waits");
     assert!(terminating.metadata.deletion_timestamp.is_some());
-    assert!(served(client.clone()).await, "still served while terminating");
+    assert!(
+        served(client.clone()).await,
+        "still served while terminating"
+    );
     let (code, body) = call(
         &client,
         Method::POST,
@@ -254,10 +312,13 @@ async fn crds_serve_one_version_and_take_their_resources_along_when_deleted() {
     .await;
     assert_eq!(
         (code, body),
-        (405, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            405,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": "create not allowed while custom resource definition is terminating",
             "reason": "MethodNotAllowed", "details": {"group": "example.com", "kind": "widgets"},
-            "code": 405}))
+            "code": 405})
+        )
     );
     widgets
         .patch(
@@ -268,15 +329,31 @@ async fn crds_serve_one_version_and_take_their_resources_along_when_deleted() {
         .await
         .expect("release w2");
     eventually("the CRD gone", || async {
-        crds.get_opt("widgets.example.com").await.expect("get").is_none().then_some(())
+        crds.get_opt("widgets.example.com")
+            .await
+            .expect("get")
+            .is_none()
+            .then_some(())
     })
     .await;
     assert!(!served(client.clone()).await, "example.com left discovery");
     let (code, _) = get(&client, "/apis/example.com/v1/namespaces/default/widgets").await;
     assert_eq!(code, 404);
-    assert!(client.list_api_group_resources("example.com/v1").await.is_err());
+    assert!(
+        client
+            .list_api_group_resources("example.com/v1")
+            .await
+            .is_err()
+    );
     // The custom resources went with it: a new CRD of the same name starts empty.
     let widgets = install_widgets(&client, "default").await;
-    assert!(widgets.list(&ListParams::default()).await.expect("list").items.is_empty());
+    assert!(
+        widgets
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
     sb.shutdown().await;
 }

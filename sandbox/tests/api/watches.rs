@@ -31,16 +31,27 @@ async fn watch_resource_versions_bookmarks_and_timeouts() {
     )
     .await;
     assert_eq!(w.next_named().await, ev("ADDED", "b"));
-    cms.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "2"}})))
-        .await
-        .expect("patch");
+    cms.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "2"}})),
+    )
+    .await
+    .expect("patch");
     let e = w.next().await.expect("event");
-    assert_eq!((e["type"].clone(), e["object"]["data"]["k"].clone()), (json!("MODIFIED"), json!("2")));
+    assert_eq!(
+        (e["type"].clone(), e["object"]["data"]["k"].clone()),
+        (json!("MODIFIED"), json!("2"))
+    );
     assert_eq!(e["object"]["kind"], "ConfigMap");
 
     // timeoutSeconds ends the stream; with bookmarks allowed one comes 2s before the end.
     let started = Instant::now();
-    let mut w = RawWatch::open(&client, &format!("{base}?watch=1&resourceVersion=0&timeoutSeconds=1")).await;
+    let mut w = RawWatch::open(
+        &client,
+        &format!("{base}?watch=1&resourceVersion=0&timeoutSeconds=1"),
+    )
+    .await;
     assert_eq!(w.next_named().await, ev("ADDED", "a"));
     assert_eq!(w.next_named().await, ev("ADDED", "b"));
     assert!(w.next().await.is_none(), "the stream ends");
@@ -48,7 +59,10 @@ async fn watch_resource_versions_bookmarks_and_timeouts() {
     let current = get(&client, base).await.1["metadata"]["resourceVersion"].clone();
     let mut w = RawWatch::open(
         &client,
-        &format!("{base}?watch=1&resourceVersion={}&timeoutSeconds=3&allowWatchBookmarks=true", current.as_str().expect("rv")),
+        &format!(
+            "{base}?watch=1&resourceVersion={}&timeoutSeconds=3&allowWatchBookmarks=true",
+            current.as_str().expect("rv")
+        ),
     )
     .await;
     let bookmark = w.next().await.expect("a bookmark before the timeout");
@@ -90,10 +104,15 @@ async fn watch_list_sends_initial_events_then_the_end_bookmark() {
     assert_eq!(w.next_named().await, ev("ADDED", "c"));
 
     // kube-rs's watcher in streaming-list mode.
-    let mut stream = watcher::watcher(cms.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut stream =
+        watcher::watcher(cms.clone(), watcher::Config::default().streaming_lists()).boxed();
     let mut initial = Vec::new();
     loop {
-        match tokio::time::timeout(WAIT, stream.try_next()).await.expect("event in time").expect("watcher") {
+        match tokio::time::timeout(WAIT, stream.try_next())
+            .await
+            .expect("event in time")
+            .expect("watcher")
+        {
             Some(watcher::Event::Init) => {}
             Some(watcher::Event::InitApply(cm)) => initial.push(cm.name_any()),
             Some(watcher::Event::InitDone) => break,
@@ -104,7 +123,11 @@ async fn watch_list_sends_initial_events_then_the_end_bookmark() {
     cms.create(&PostParams::default(), &configmap("d", json!({})))
         .await
         .expect("create");
-    match tokio::time::timeout(WAIT, stream.try_next()).await.expect("event in time").expect("watcher") {
+    match tokio::time::timeout(WAIT, stream.try_next())
+        .await
+        .expect("event in time")
+        .expect("watcher")
+    {
         Some(watcher::Event::Apply(cm)) => assert_eq!(cm.name_any(), "d"),
         other => panic!("unexpected {other:?}"),
     }

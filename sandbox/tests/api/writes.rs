@@ -23,11 +23,15 @@ async fn creates_stamp_uid_timestamp_and_one_global_resource_version() {
         .to_string();
     let rfc3339_seconds = regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$").expect("re");
     assert!(rfc3339_seconds.is_match(&created), "{created}");
-    assert_eq!(cm.metadata.generation, None, "configmaps have no generation");
+    assert_eq!(
+        cm.metadata.generation, None,
+        "configmaps have no generation"
+    );
 
     // One counter across kinds: every write, of any kind, gets a larger resourceVersion.
-    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"a": "b"}}))
-        .expect("secret");
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"a": "b"}}))
+            .expect("secret");
     let secret = secrets.create(&pp, &secret).await.expect("create secret");
     assert!(rv_of(&secret.metadata) > rv_of(&cm.metadata));
     let updated = cms
@@ -48,7 +52,10 @@ async fn creates_stamp_uid_timestamp_and_one_global_resource_version() {
         .expect("list rv")
         .parse()
         .expect("numeric");
-    assert!(list_rv >= rv_of(&updated.metadata), "a list is as new as the newest write");
+    assert!(
+        list_rv >= rv_of(&updated.metadata),
+        "a list is as new as the newest write"
+    );
 
     // Deployments track generation from 1.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -73,19 +80,31 @@ async fn custom_resource_generation_follows_spec_and_status_is_a_subresource() {
     w.data["status"] = json!({"phase": "Injected"});
     let w = widgets.create(&pp, &w).await.expect("create");
     assert_eq!(w.metadata.generation, Some(1));
-    assert!(w.data.get("status").is_none(), "create drops status: {:?}", w.data);
+    assert!(
+        w.data.get("status").is_none(),
+        "create drops status: {:?}",
+        w.data
+    );
 
     let merge = |body: Value| Patch::Merge(body);
     let ppatch = PatchParams::default();
     // Status through the main endpoint is ignored; metadata changes keep the generation.
     let w = widgets
-        .patch("gen", &ppatch, &merge(json!({"status": {"phase": "Sneaky"}})))
+        .patch(
+            "gen",
+            &ppatch,
+            &merge(json!({"status": {"phase": "Sneaky"}})),
+        )
         .await
         .expect("patch status via main");
     assert!(w.data.get("status").is_none(), "{:?}", w.data);
     assert_eq!(w.metadata.generation, Some(1));
     let w = widgets
-        .patch("gen", &ppatch, &merge(json!({"metadata": {"labels": {"x": "y"}}})))
+        .patch(
+            "gen",
+            &ppatch,
+            &merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
         .await
         .expect("label");
     assert_eq!(w.metadata.generation, Some(1));
@@ -111,7 +130,10 @@ async fn custom_resource_generation_follows_spec_and_status_is_a_subresource() {
     let mut replaced = w.clone();
     replaced.data["spec"]["size"] = json!(5);
     replaced.data["status"]["phase"] = json!("Overwritten");
-    let w = widgets.replace("gen", &pp, &replaced).await.expect("replace");
+    let w = widgets
+        .replace("gen", &pp, &replaced)
+        .await
+        .expect("replace");
     assert_eq!(w.data["spec"]["size"], 5);
     assert_eq!(w.data["status"]["phase"], "Ready");
     assert_eq!(w.metadata.generation, Some(3));
@@ -124,7 +146,10 @@ async fn custom_resource_generation_follows_spec_and_status_is_a_subresource() {
         .await
         .expect("replace status");
     assert_eq!(
-        (w.data["spec"]["size"].clone(), w.data["status"]["phase"].clone()),
+        (
+            w.data["spec"]["size"].clone(),
+            w.data["status"]["phase"].clone()
+        ),
         (json!(5), json!("Done"))
     );
     assert_eq!(w.metadata.generation, Some(3));
@@ -204,7 +229,10 @@ async fn generate_name_and_dry_run_persist_nothing_and_send_no_events() {
         &json!({"data": {"k": "patched"}}),
     )
     .await;
-    assert_eq!((code, patched["data"]["k"].clone()), (200, json!("patched")));
+    assert_eq!(
+        (code, patched["data"]["k"].clone()),
+        (200, json!("patched"))
+    );
     let (code, deleted) = call(
         &client,
         Method::DELETE,
@@ -222,7 +250,10 @@ async fn generate_name_and_dry_run_persist_nothing_and_send_no_events() {
     let (code, still) = get(&client, &format!("{base}/{name}")).await;
     assert_eq!(code, 200);
     assert_eq!(still["data"]["k"], "v");
-    assert_eq!(still["metadata"]["resourceVersion"], made["metadata"]["resourceVersion"]);
+    assert_eq!(
+        still["metadata"]["resourceVersion"],
+        made["metadata"]["resourceVersion"]
+    );
 
     // None of that reached a watcher: the next event is a real write.
     let (code, _) = call(
@@ -303,19 +334,32 @@ async fn conflicts_and_error_bodies_match_kube_apiserver() {
     assert_eq!((code, ok["data"]["k"].clone()), (200, json!("in time")));
 
     // AlreadyExists and NotFound, for a core and a custom resource.
-    let (code, body) = call(&client, Method::POST, base, JSON, &json!({"metadata": {"name": "cc"}})).await;
+    let (code, body) = call(
+        &client,
+        Method::POST,
+        base,
+        JSON,
+        &json!({"metadata": {"name": "cc"}}),
+    )
+    .await;
     assert_eq!(
         (code, body),
-        (409, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            409,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": "configmaps \"cc\" already exists", "reason": "AlreadyExists",
-            "details": {"name": "cc", "kind": "configmaps"}, "code": 409}))
+            "details": {"name": "cc", "kind": "configmaps"}, "code": 409})
+        )
     );
     let (code, body) = get(&client, &format!("{base}/nope")).await;
     assert_eq!(
         (code, body),
-        (404, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": "configmaps \"nope\" not found", "reason": "NotFound",
-            "details": {"name": "nope", "kind": "configmaps"}, "code": 404}))
+            "details": {"name": "nope", "kind": "configmaps"}, "code": 404})
+        )
     );
     let w = widgets
         .create(&PostParams::default(), &widget("wc", json!({"size": 2})))
@@ -330,19 +374,34 @@ async fn conflicts_and_error_bodies_match_kube_apiserver() {
     assert_eq!(s.message, "widgets.example.com \"wc\" already exists");
     let details = s.details.expect("details");
     assert_eq!(
-        (details.name.as_str(), details.group.as_str(), details.kind.as_str()),
+        (
+            details.name.as_str(),
+            details.group.as_str(),
+            details.kind.as_str()
+        ),
         ("wc", "example.com", "widgets")
     );
-    let (code, body) = get(&client, "/apis/example.com/v1/namespaces/default/widgets/none").await;
+    let (code, body) = get(
+        &client,
+        "/apis/example.com/v1/namespaces/default/widgets/none",
+    )
+    .await;
     assert_eq!(
         (code, body),
-        (404, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": "widgets.example.com \"none\" not found", "reason": "NotFound",
-            "details": {"name": "none", "group": "example.com", "kind": "widgets"}, "code": 404}))
+            "details": {"name": "none", "group": "example.com", "kind": "widgets"}, "code": 404})
+        )
     );
     // A stale replace of a custom resource.
     widgets
-        .patch("wc", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 3}})))
+        .patch(
+            "wc",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 3}})),
+        )
         .await
         .expect("patch");
     let s = api_status(
@@ -370,9 +429,12 @@ async fn conflicts_and_error_bodies_match_kube_apiserver() {
     .await;
     assert_eq!(
         (code, body),
-        (409, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            409,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": format!("Operation cannot be fulfilled on ConfigMap \"cc\": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record ({actual}). The object might have been modified"),
-            "reason": "Conflict", "details": {"name": "cc", "kind": "ConfigMap"}, "code": 409}))
+            "reason": "Conflict", "details": {"name": "cc", "kind": "ConfigMap"}, "code": 409})
+        )
     );
     let uid = now["metadata"]["uid"].as_str().expect("uid");
     let (code, body) = call(
@@ -386,7 +448,9 @@ async fn conflicts_and_error_bodies_match_kube_apiserver() {
     assert_eq!(code, 409);
     assert_eq!(
         body["message"],
-        format!("Operation cannot be fulfilled on ConfigMap \"cc\": the UID in the precondition (not-the-uid) does not match the UID in record ({uid}). The object might have been deleted and then recreated")
+        format!(
+            "Operation cannot be fulfilled on ConfigMap \"cc\": the UID in the precondition (not-the-uid) does not match the UID in record ({uid}). The object might have been deleted and then recreated"
+        )
     );
     sb.shutdown().await;
 }
@@ -411,13 +475,20 @@ async fn strategic_merge_on_custom_resources_is_415_and_failed_json_patch_tests_
     .await;
     assert_eq!(
         (code, body),
-        (415, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            415,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
-            "reason": "UnsupportedMediaType", "code": 415}))
+            "reason": "UnsupportedMediaType", "code": 415})
+        )
     );
     let s = api_status(
         widgets
-            .patch("p", &PatchParams::default(), &Patch::Strategic(json!({"spec": {"size": 2}})))
+            .patch(
+                "p",
+                &PatchParams::default(),
+                &Patch::Strategic(json!({"spec": {"size": 2}})),
+            )
             .await
             .expect_err("415 through kube-rs"),
     );
@@ -440,10 +511,16 @@ async fn strategic_merge_on_custom_resources_is_415_and_failed_json_patch_tests_
     // a generic one.
     assert_eq!(
         (code, body),
-        (422, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        (
+            422,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": "the server rejected our request due to an error in our request",
-            "reason": "Invalid", "details": {}, "code": 422}))
+            "reason": "Invalid", "details": {}, "code": 422})
+        )
     );
-    assert_eq!(cms.get("jp").await.expect("get").data.expect("data")["k"], "v");
+    assert_eq!(
+        cms.get("jp").await.expect("get").data.expect("data")["k"],
+        "v"
+    );
     sb.shutdown().await;
 }
