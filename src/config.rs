@@ -21,6 +21,21 @@ pub const DEFAULT_RUNNER_SCRIPT: &str = r#"echo "testjob: default runner for tes
 id=$(printf '%s' "$TEST_ID" | tr -d '"\\\n')
 printf '{"results":[{"name":"%s","status":"passed"}],"message":"default runner: no command configured, test %s marked passed"}\n' "$id" "$id" > "$TESTJOB_RESULTS_FILE""#;
 
+/// Parses `--default-runner-resources` (a ResourceRequirements as JSON).
+pub fn parse_resources(
+    text: Option<&str>,
+) -> Result<Option<k8s_openapi::api::core::v1::ResourceRequirements>> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    serde_json::from_str(text).map(Some).map_err(|e| {
+        Error::Config(format!(
+            "--default-runner-resources must be a JSON ResourceRequirements object such as \
+             '{{\"requests\":{{\"cpu\":\"500m\"}}}}': {e}"
+        ))
+    })
+}
+
 /// Flags of `testjob-operator run`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RunArgs {
@@ -38,6 +53,11 @@ pub struct RunArgs {
         hide_default_value = true
     )]
     pub default_runner_command: String,
+
+    /// Container resources for TestJobs whose runner sets none, as JSON, e.g.
+    /// '{"requests":{"cpu":"500m","memory":"256Mi"},"limits":{"memory":"1Gi"}}'.
+    #[arg(long, env = "TESTJOB_OPERATOR_DEFAULT_RUNNER_RESOURCES")]
+    pub default_runner_resources: Option<String>,
 
     /// Watch TestJobs in this namespace only (default: all namespaces).
     #[arg(long, env = "TESTJOB_OPERATOR_NAMESPACE")]
@@ -252,7 +272,7 @@ impl LeaderElectionArgs {
 }
 
 /// Everything the controller needs to know besides the cluster.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The only namespace watched, or `None` for all.
     pub namespace: Option<String>,
@@ -273,6 +293,7 @@ impl Default for Config {
         Config {
             namespace: None,
             runner: RunnerDefaults {
+                resources: None,
                 image: DEFAULT_RUNNER_IMAGE.into(),
                 command: shell(DEFAULT_RUNNER_SCRIPT),
                 timeout_seconds: None,
@@ -299,6 +320,7 @@ impl TryFrom<RunArgs> for Config {
         Ok(Config {
             namespace: args.namespace.filter(|ns| !ns.trim().is_empty()),
             runner: RunnerDefaults {
+                resources: parse_resources(args.default_runner_resources.as_deref())?,
                 image,
                 command: parse_command(&args.default_runner_command)?,
                 timeout_seconds: Some(i64::from(args.jobs.default_timeout_seconds))
@@ -357,6 +379,24 @@ fn shell(script: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn default_runner_resources_parse_or_explain() {
+        assert_eq!(parse_resources(None).ok(), Some(None));
+        let parsed = parse_resources(Some(
+            r#"{"requests":{"cpu":"500m"},"limits":{"memory":"1Gi"}}"#,
+        ))
+        .expect("valid")
+        .expect("some");
+        let requests = parsed.requests.expect("requests");
+        assert_eq!(requests["cpu"].0, "500m");
+        let err = parse_resources(Some("cpu=1")).expect_err("not JSON");
+        assert!(
+            err.to_string()
+                .contains("--default-runner-resources must be a JSON"),
+            "{err}"
+        );
+    }
+
     use super::*;
     use clap::Parser;
 
@@ -487,6 +527,68 @@ mod tests {
         );
         assert!(cli(&["--retry-backoff-seconds", "-1"]).is_err());
         assert!(parse(&["--retry-backoff-seconds", "NaN"]).is_err());
+    }
+
+    #[test]
+    fn leader_election_and_observability_flags() {
+        let config = parse(&[]).expect("valid");
+        assert_eq!(config.leader_election, None);
+        assert_eq!(config.metrics_addr.to_string(), "0.0.0.0:8080");
+
+        let config = parse(&[
+            "--leader-elect",
+            "--lease-namespace",
+            "ops",
+            "--lease-duration-seconds",
+            "20",
+            "--lease-grace-seconds",
+            "4",
+            "--metrics-addr",
+            "127.0.0.1:9090",
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.leader_election,
+            Some(LeaderElection {
+                lease_name: "testjob-operator".into(),
+                lease_namespace: Some("ops".into()),
+                duration_seconds: 20,
+                grace_seconds: 4,
+            })
+        );
+        assert_eq!(config.metrics_addr.to_string(), "127.0.0.1:9090");
+        let defaults = parse(&["--leader-elect", "--lease-namespace", " "])
+            .expect("valid")
+            .leader_election
+            .expect("leader election on");
+        assert_eq!((defaults.duration_seconds, defaults.grace_seconds), (15, 5));
+        assert_eq!(defaults.lease_namespace, None);
+
+        let cli = Cli::try_parse_from(["run", "--log-format", "json"]).expect("flags parse");
+        assert_eq!(cli.run.observability.log_format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["run", "--log-format", "xml"]).is_err());
+        assert!(Cli::try_parse_from(["run", "--metrics-addr", "localhost"]).is_err());
+    }
+
+    #[test]
+    fn lease_timings_that_kube_lease_manager_refuses_are_refused() {
+        for (duration, grace) in [("10", "0"), ("5", "5"), ("5", "9")] {
+            let error = parse(&[
+                "--leader-elect",
+                "--lease-duration-seconds",
+                duration,
+                "--lease-grace-seconds",
+                grace,
+            ])
+            .expect_err("invalid");
+            assert!(
+                error.to_string().contains("--lease-grace-seconds"),
+                "{error}"
+            );
+        }
+        assert!(parse(&["--leader-elect", "--lease-name", " "]).is_err());
+        // Without --leader-elect the lease flags are not used, so not checked.
+        assert!(parse(&["--lease-grace-seconds", "0"]).is_ok());
     }
 
     #[test]

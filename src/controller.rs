@@ -26,11 +26,11 @@ use tracing::{debug, error, info, warn};
 use crate::{
     Error, Result,
     config::Config,
+    crd::{Phase, TestJob, TestJobStatus},
+    decide::{Decision, Outcome, STOP_DEADLINE_SECONDS, decide, reason},
     http::{self, Health},
     leader::{self, Elector, LeaseSettings},
     metrics::Metrics,
-    crd::{Phase, TestJob, TestJobStatus},
-    decide::{Decision, Outcome, STOP_DEADLINE_SECONDS, decide, reason},
     pod::{MANAGED_BY_LABEL, MANAGER, build_runner_pod, is_owned_by, pod_name},
     queue::{Admission, Queue},
     status::{finished_status, is_queued, queued_status, retry_status, running_status},
@@ -59,6 +59,9 @@ pub struct Context {
     pub health: Arc<Health>,
     /// The controller's cache of runner Pods, once [`controller`] built it.
     pods: Mutex<Option<Store<Pod>>>,
+    /// Turns true once the Pod cache holds a complete list. (kube-runtime's
+    /// `Store::wait_until_ready` wakes only its last waiter, and reconciles wait concurrently.)
+    pods_listed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Context {
@@ -76,6 +79,7 @@ impl Context {
             health: Arc::new(Health::new(config.leader_election.is_some())),
             config,
             pods: Mutex::new(None),
+            pods_listed: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -108,6 +112,7 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
             }
         })
         .applied_objects();
+    let pods_listed = ctx.pods_listed.clone();
     let pod_events = reflector::reflector(
         pod_writer,
         watcher(
@@ -115,6 +120,11 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
             watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}")),
         ),
     )
+    .inspect_ok(move |event| {
+        if matches!(event, watcher::Event::InitDone) {
+            pods_listed.send_replace(true);
+        }
+    })
     .touched_objects();
     Controller::for_stream(job_events, job_cache)
         .owns_stream(pod_events)
@@ -261,8 +271,7 @@ async fn signaled(mut signals: watch::Receiver<u8>, count: u8) {
 
 async fn shutdown_signal() {
     #[cfg(unix)]
-    if let Ok(mut term) =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -455,7 +464,8 @@ fn last_pod_name(job: &TestJob) -> String {
 async fn cached_pod(ctx: &Context, namespace: &str, name: &str) -> Option<Pod> {
     let cache = ctx.pod_cache()?;
     // A timeout leaves the answer to the cache as it is: at worst a leftover Pod is kept.
-    let _ = tokio::time::timeout(POD_CACHE_WAIT, cache.wait_until_ready()).await;
+    let mut listed = ctx.pods_listed.subscribe();
+    let _ = tokio::time::timeout(POD_CACHE_WAIT, listed.wait_for(|done| *done)).await;
     cache
         .get(&ObjectRef::new(name).within(namespace))
         .map(|pod| pod.as_ref().clone())

@@ -9,11 +9,12 @@
 //!   not renew before the Lease expired, so it never reconciles without leadership;
 //! - `/readyz` knows whether a standby still reaches the API server.
 //!
-//! A fresh acquisition is confirmed by reading the Lease back after a short settle: an API server
-//! without server-side-apply field ownership (such as the in-memory sandbox) lets two first-time
-//! acquisitions both succeed, the later one winning; the confirmation sends the loser back to
-//! standing by before it reconciles anything. On a real API server the second apply conflicts and
-//! the confirmation is a formality.
+//! A fresh acquisition is confirmed by reading the Lease back after a short settle. The
+//! library's mutual exclusion rests on server-side-apply field ownership (a second replica's
+//! apply of `holderIdentity` conflicts); an API server that does not track ownership would let
+//! two first acquisitions both succeed, the later one winning, and the confirmation sends the
+//! loser back to standing by before it reconciles anything. Against an API server that tracks
+//! ownership (kube-apiserver, the sandbox) it only costs the settle time.
 
 use std::{
     hash::{BuildHasher, RandomState},

@@ -47,7 +47,7 @@ const MAX_POD_NAME: usize = 63;
 const MAX_LABEL_VALUE: usize = 63;
 
 /// What a runner gets for anything its TestJob leaves out.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunnerDefaults {
     /// Default container image.
     pub image: String,
@@ -55,6 +55,8 @@ pub struct RunnerDefaults {
     pub command: Vec<String>,
     /// Default time limit of one attempt in seconds (the Pod's `activeDeadlineSeconds`), if any.
     pub timeout_seconds: Option<i64>,
+    /// Default container resources, for runners that set none.
+    pub resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
 }
 
 /// The label selector matching every runner Pod of the TestJob called `job_name`.
@@ -188,7 +190,10 @@ fn runner_container(runner: &RunnerSpec, defaults: &RunnerDefaults, env: Vec<Env
         command: Some(command),
         args: runner.args.clone().filter(|a| !a.is_empty()),
         env: Some(env),
-        resources: runner.resources.clone(),
+        resources: runner
+            .resources
+            .clone()
+            .or_else(|| defaults.resources.clone()),
         termination_message_path: Some(RESULTS_FILE.into()),
         // A runner that crashes before writing results still leaves its last log lines.
         termination_message_policy: Some("FallbackToLogsOnError".into()),
@@ -266,6 +271,7 @@ mod tests {
 
     fn defaults() -> RunnerDefaults {
         RunnerDefaults {
+            resources: None,
             image: "busybox:1.37".into(),
             command: vec!["sh".into(), "-c".into(), "true".into()],
             timeout_seconds: None,

@@ -7,9 +7,11 @@
 //! it on every relist. The cache may lag behind the writes this process made, so it only serves
 //! to rank the waiting jobs: priority (desc), then creation time (asc), then namespace and name.
 //!
-//! A freed slot wakes the next waiting jobs at once through a channel the controller listens on
-//! (`Controller::reconcile_on`): no polling. A waiting job writes its `Queued` status once; it is
-//! woken, not rewritten, when its turn comes.
+//! A freed slot goes at once to the first waiting job: it is reserved for that job in the table
+//! and the job is woken through a channel the controller listens on (`Controller::reconcile_on`),
+//! so no polling, no herd of woken jobs racing for one slot, and no slot left idle while a job
+//! waits. A waiting job writes its `Queued` status once; it is woken, not rewritten, when its turn
+//! comes.
 
 use std::{
     cmp::Reverse,
@@ -75,7 +77,7 @@ struct State {
     wakeups: Option<mpsc::UnboundedSender<ObjectRef<TestJob>>>,
     /// Whether `holders` was built from a complete cache.
     initialized: bool,
-    /// Jobs holding a run slot, by [`key`].
+    /// Jobs holding a run slot (Running, or woken to take a slot reserved for them), by [`key`].
     holders: HashMap<String, ObjectRef<TestJob>>,
     /// Jobs this process wrote a final status for, by [`key`], until they are deleted: the cache
     /// may still show them waiting.

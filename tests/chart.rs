@@ -17,7 +17,11 @@ fn tool(env: &str, installed: &str) -> PathBuf {
     let path = std::env::var_os(env)
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(installed));
-    assert!(path.exists(), "{} is missing: run scripts/install-tools.sh", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-tools.sh",
+        path.display()
+    );
     path
 }
 
@@ -36,9 +40,11 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 
 fn template(values: Option<&str>) -> String {
     let mut cmd = Command::new(helm());
-    cmd.args(["template", "t", "--namespace", "testjob-system"]).arg(chart());
+    cmd.args(["template", "t", "--namespace", "testjob-system"])
+        .arg(chart());
     if let Some(v) = values {
-        cmd.arg("-f").arg(root().join("tests/fixtures/chart").join(v));
+        cmd.arg("-f")
+            .arg(root().join("tests/fixtures/chart").join(v));
     }
     let (ok, stdout, stderr) = run(&mut cmd);
     assert!(ok, "helm template failed: {stderr}");
@@ -64,8 +70,10 @@ fn chart_crd_is_byte_identical_to_the_generated_one() {
 
 #[test]
 fn chart_version_is_the_crate_version() {
-    let chart_yaml: serde_json::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(chart().join("Chart.yaml")).expect("Chart.yaml")).expect("yaml");
+    let chart_yaml: serde_json::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(chart().join("Chart.yaml")).expect("Chart.yaml"),
+    )
+    .expect("yaml");
     assert_eq!(chart_yaml["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(chart_yaml["appVersion"], env!("CARGO_PKG_VERSION"));
 }
@@ -76,25 +84,43 @@ fn lint_strict_passes_for_default_and_custom_values() {
         let mut cmd = Command::new(helm());
         cmd.args(["lint", "--strict"]).arg(chart());
         if let Some(v) = values {
-            cmd.arg("-f").arg(root().join("tests/fixtures/chart").join(v));
+            cmd.arg("-f")
+                .arg(root().join("tests/fixtures/chart").join(v));
         }
         let (ok, stdout, stderr) = run(&mut cmd);
-        assert!(ok, "helm lint --strict ({values:?}) failed:\n{stdout}\n{stderr}");
+        assert!(
+            ok,
+            "helm lint --strict ({values:?}) failed:\n{stdout}\n{stderr}"
+        );
         assert!(stdout.contains("0 chart(s) failed"), "{stdout}");
     }
 }
 
 #[test]
 fn rendered_manifests_pass_kubernetes_validate() {
-    let validate = tool("TESTJOB_KUBERNETES_VALIDATE", ".tools/venv/bin/kubernetes-validate");
+    let validate = tool(
+        "TESTJOB_KUBERNETES_VALIDATE",
+        ".tools/venv/bin/kubernetes-validate",
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     for values in [None, Some("custom-values.yaml")] {
         let file = dir.path().join("rendered.yaml");
         std::fs::write(&file, template(values)).expect("write");
-        let (ok, stdout, stderr) = run(Command::new(&validate).args(["--strict", "-k", "1.35.0"]).arg(&file));
-        assert!(ok, "kubernetes-validate ({values:?}) failed:\n{stdout}\n{stderr}");
-        assert!(!stdout.contains("ERROR") && !stderr.contains("ERROR"), "{stdout}{stderr}");
-        assert!(stdout.contains("passed for resource deployment/t-testjob-operator"), "{stdout}");
+        let (ok, stdout, stderr) = run(Command::new(&validate)
+            .args(["--strict", "-k", "1.35.0"])
+            .arg(&file));
+        assert!(
+            ok,
+            "kubernetes-validate ({values:?}) failed:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            !stdout.contains("ERROR") && !stderr.contains("ERROR"),
+            "{stdout}{stderr}"
+        );
+        assert!(
+            stdout.contains("passed for resource deployment/t-testjob-operator"),
+            "{stdout}"
+        );
     }
 }
 
@@ -113,7 +139,10 @@ fn bad_values_fail_with_clear_messages() {
         "at '/metrics/port': maximum: got 70,000, want 65,535",
         "additional properties 'unknownTopLevel' not allowed",
     ] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
 }
 
@@ -137,12 +166,29 @@ fn rbac_has_no_wildcards_and_only_the_calls_the_controller_makes() {
         let custom = values.is_some();
         let controller_role = docs
             .iter()
-            .find(|d| d["kind"] == if custom { "Role" } else { "ClusterRole" } && !d["metadata"]["name"].as_str().unwrap_or_default().ends_with("leader-election"))
+            .find(|d| {
+                d["kind"] == if custom { "Role" } else { "ClusterRole" }
+                    && !d["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .ends_with("leader-election")
+            })
             .expect("controller role");
         if custom {
-            assert_eq!(controller_role["metadata"]["namespace"], "apps", "watchNamespace makes it a Role there");
+            assert_eq!(
+                controller_role["metadata"]["namespace"], "apps",
+                "watchNamespace makes it a Role there"
+            );
         }
-        let secrets = controller_role["rules"].as_array().expect("rules").iter().any(|r| r["resources"].as_array().is_some_and(|rs| rs.iter().any(|x| x == "secrets")));
+        let secrets = controller_role["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .any(|r| {
+                r["resources"]
+                    .as_array()
+                    .is_some_and(|rs| rs.iter().any(|x| x == "secrets"))
+            });
         assert!(!secrets, "the controller never reads Secrets");
     }
 }
@@ -150,16 +196,27 @@ fn rbac_has_no_wildcards_and_only_the_calls_the_controller_makes() {
 #[test]
 fn operator_pod_meets_the_restricted_pod_security_standard() {
     let docs = documents(&template(None));
-    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").expect("deployment");
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("deployment");
     let pod = &deployment["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-    assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
     let container = &pod["containers"][0];
     let sc = &container["securityContext"];
     assert_eq!(sc["allowPrivilegeEscalation"], false);
     assert_eq!(sc["readOnlyRootFilesystem"], true);
     assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
-    let args: Vec<&str> = container["args"].as_array().expect("args").iter().filter_map(|a| a.as_str()).collect();
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
     assert_eq!(args[0], "run");
     assert!(args.contains(&"--leader-elect"), "{args:?}");
     assert!(args.contains(&"--metrics-addr=0.0.0.0:8080"), "{args:?}");

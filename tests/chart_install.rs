@@ -20,7 +20,11 @@ fn tool(env: &str, installed: &str) -> PathBuf {
     let path = std::env::var_os(env)
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(installed));
-    assert!(path.exists(), "{} is missing: run scripts/install-tools.sh", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-tools.sh",
+        path.display()
+    );
     path
 }
 
@@ -32,9 +36,18 @@ impl Cli {
     fn run(&self, bin: &Path, args: &[&str]) -> Output {
         Command::new(bin)
             .env("KUBECONFIG", &self.kubeconfig)
-            .env("HELM_CACHE_HOME", self.kubeconfig.with_file_name("helm-cache"))
-            .env("HELM_CONFIG_HOME", self.kubeconfig.with_file_name("helm-config"))
-            .env("HELM_DATA_HOME", self.kubeconfig.with_file_name("helm-data"))
+            .env(
+                "HELM_CACHE_HOME",
+                self.kubeconfig.with_file_name("helm-cache"),
+            )
+            .env(
+                "HELM_CONFIG_HOME",
+                self.kubeconfig.with_file_name("helm-config"),
+            )
+            .env(
+                "HELM_DATA_HOME",
+                self.kubeconfig.with_file_name("helm-data"),
+            )
             .args(args)
             .output()
             .expect("run")
@@ -74,10 +87,15 @@ fn kubeconfig_with_token(admin: &Path, token: &str, out: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
-    let sandbox = Sandbox::start(SandboxConfig { pods: PodMode::Exec, ..Default::default() })
-        .await
-        .expect("sandbox");
-    let admin = Cli { kubeconfig: sandbox.kubeconfig_path().to_path_buf() };
+    let sandbox = Sandbox::start(SandboxConfig {
+        pods: PodMode::Exec,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let admin = Cli {
+        kubeconfig: sandbox.kubeconfig_path().to_path_buf(),
+    };
     let helm = tool("TESTJOB_HELM", ".tools/bin/helm");
     let kubectl = tool("TESTJOB_KUBECTL", ".tools/bin/kubectl");
     let chart = root().join("charts/testjob-operator");
@@ -85,52 +103,177 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
 
     // Values that break the schema are refused before anything is created.
     let bad = root().join("tests/fixtures/chart/bad-values.yaml");
-    let out = admin.run(&helm, &["install", "bad", chart, "-n", RELEASE_NS, "--create-namespace", "-f", bad.to_str().expect("path")]);
+    let out = admin.run(
+        &helm,
+        &[
+            "install",
+            "bad",
+            chart,
+            "-n",
+            RELEASE_NS,
+            "--create-namespace",
+            "-f",
+            bad.to_str().expect("path"),
+        ],
+    );
     assert!(!out.status.success(), "helm install accepted bad values");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("values don't meet the specifications of the schema"), "{stderr}");
-    assert!(stderr.contains("at '/logFormat': value must be one of 'text', 'json'"), "{stderr}");
+    assert!(
+        stderr.contains("values don't meet the specifications of the schema"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("at '/logFormat': value must be one of 'text', 'json'"),
+        "{stderr}"
+    );
 
-    let installed = admin.ok(&helm, &["install", RELEASE, chart, "-n", RELEASE_NS, "--create-namespace"]);
+    let installed = admin.ok(
+        &helm,
+        &[
+            "install",
+            RELEASE,
+            chart,
+            "-n",
+            RELEASE_NS,
+            "--create-namespace",
+        ],
+    );
     assert!(installed.contains("STATUS: deployed"), "{installed}");
-    assert!(installed.contains("kubectl apply -n default"), "NOTES.txt tells the user what to run next:\n{installed}");
-    admin.ok(&kubectl, &["wait", "crd/testjobs.testjob.dev", "--for=condition=Established", "--timeout=30s"]);
+    assert!(
+        installed.contains("kubectl apply -n default"),
+        "NOTES.txt tells the user what to run next:\n{installed}"
+    );
+    admin.ok(
+        &kubectl,
+        &[
+            "wait",
+            "crd/testjobs.testjob.dev",
+            "--for=condition=Established",
+            "--timeout=30s",
+        ],
+    );
 
     // The operator, run locally with a token of the chart's ServiceAccount.
-    let token = admin.ok(&kubectl, &["create", "token", SERVICE_ACCOUNT, "-n", RELEASE_NS]);
-    let sa_kubeconfig = sandbox.kubeconfig_path().with_file_name("operator-kubeconfig");
+    let token = admin.ok(
+        &kubectl,
+        &["create", "token", SERVICE_ACCOUNT, "-n", RELEASE_NS],
+    );
+    let sa_kubeconfig = sandbox
+        .kubeconfig_path()
+        .with_file_name("operator-kubeconfig");
     kubeconfig_with_token(sandbox.kubeconfig_path(), token.trim(), &sa_kubeconfig);
     let operator_log = sandbox.kubeconfig_path().with_file_name("operator.log");
     let mut operator = Command::new(env!("CARGO_BIN_EXE_testjob-operator"))
-        .args(["run", "--leader-elect", "--lease-namespace", RELEASE_NS, "--metrics-addr", "127.0.0.1:0"])
+        .args([
+            "run",
+            "--leader-elect",
+            "--lease-namespace",
+            RELEASE_NS,
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
         .env("KUBECONFIG", &sa_kubeconfig)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&operator_log).expect("log file"))
         .spawn()
         .expect("start the operator");
 
-    let sa = Cli { kubeconfig: sa_kubeconfig.clone() };
-    admin.ok(&kubectl, &["apply", "-n", "default", "-f", root().join("examples/steps.yaml").to_str().expect("path")]);
-    let waited = admin.run(&kubectl, &[
-        "wait", "-n", "default", "testjob/checkout-steps", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=60s",
-    ]);
+    let sa = Cli {
+        kubeconfig: sa_kubeconfig.clone(),
+    };
+    admin.ok(
+        &kubectl,
+        &[
+            "apply",
+            "-n",
+            "default",
+            "-f",
+            root().join("examples/steps.yaml").to_str().expect("path"),
+        ],
+    );
+    let waited = admin.run(
+        &kubectl,
+        &[
+            "wait",
+            "-n",
+            "default",
+            "testjob/checkout-steps",
+            "--for=jsonpath={.status.phase}=Succeeded",
+            "--timeout=60s",
+        ],
+    );
     let log = std::fs::read_to_string(&operator_log).unwrap_or_default();
-    assert!(waited.status.success(), "the TestJob did not succeed under the chart's RBAC; operator log:\n{log}");
-    assert!(!log.contains("forbidden"), "the operator was refused something:\n{log}");
-    let results = admin.ok(&kubectl, &["get", "-n", "default", "testjob/checkout-steps", "-o", "jsonpath={.status.result} {.status.results[*].name}"]);
-    assert_eq!(results, "4/5 passed open-catalog add-to-cart apply-coupon pay confirm-order");
+    assert!(
+        waited.status.success(),
+        "the TestJob did not succeed under the chart's RBAC; operator log:\n{log}"
+    );
+    assert!(
+        !log.contains("forbidden"),
+        "the operator was refused something:\n{log}"
+    );
+    let results = admin.ok(
+        &kubectl,
+        &[
+            "get",
+            "-n",
+            "default",
+            "testjob/checkout-steps",
+            "-o",
+            "jsonpath={.status.result} {.status.results[*].name}",
+        ],
+    );
+    assert_eq!(
+        results,
+        "4/5 passed open-catalog add-to-cart apply-coupon pay confirm-order"
+    );
     // The Started/Succeeded events were written with the chart's events permission.
     let events = wait_until("the Succeeded event", Duration::from_secs(30), || {
-        let out = admin.ok(&kubectl, &["get", "events", "-n", "default", "--field-selector", "involvedObject.name=checkout-steps", "-o", "jsonpath={.items[*].reason}"]);
+        let out = admin.ok(
+            &kubectl,
+            &[
+                "get",
+                "events",
+                "-n",
+                "default",
+                "--field-selector",
+                "involvedObject.name=checkout-steps",
+                "-o",
+                "jsonpath={.items[*].reason}",
+            ],
+        );
         out.contains("Succeeded").then_some(out)
     });
     assert!(events.contains("Started"), "{events}");
     // The leader-election Lease lives in the release namespace.
-    let holder = admin.ok(&kubectl, &["get", "leases", "-n", RELEASE_NS, "-o", "jsonpath={.items[*].spec.holderIdentity}"]);
-    assert!(!holder.is_empty(), "the operator holds a Lease in {RELEASE_NS}");
+    let holder = admin.ok(
+        &kubectl,
+        &[
+            "get",
+            "leases",
+            "-n",
+            RELEASE_NS,
+            "-o",
+            "jsonpath={.items[*].spec.holderIdentity}",
+        ],
+    );
+    assert!(
+        !holder.is_empty(),
+        "the operator holds a Lease in {RELEASE_NS}"
+    );
 
     // Outside the granted rules: forbidden with kube-apiserver's message.
-    admin.ok(&kubectl, &["create", "secret", "generic", "db", "-n", "default", "--from-literal=password=x"]);
+    admin.ok(
+        &kubectl,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "db",
+            "-n",
+            "default",
+            "--from-literal=password=x",
+        ],
+    );
     let denied = sa.run(&kubectl, &["delete", "secret", "db", "-n", "default"]);
     assert!(!denied.status.success());
     let stderr = String::from_utf8_lossy(&denied.stderr);
@@ -140,29 +283,78 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
         )),
         "{stderr}"
     );
-    assert_eq!(sa.ok(&kubectl, &["auth", "can-i", "create", "pods", "-n", "default"]).trim(), "yes");
-    let cannot = sa.run(&kubectl, &["auth", "can-i", "get", "secrets", "-n", "default"]);
+    assert_eq!(
+        sa.ok(
+            &kubectl,
+            &["auth", "can-i", "create", "pods", "-n", "default"]
+        )
+        .trim(),
+        "yes"
+    );
+    let cannot = sa.run(
+        &kubectl,
+        &["auth", "can-i", "get", "secrets", "-n", "default"],
+    );
     assert_eq!(String::from_utf8_lossy(&cannot.stdout).trim(), "no");
 
     let _ = operator.kill();
     let _ = operator.wait();
 
     // Upgrade with changed values: the Deployment's flags follow.
-    let upgraded = admin.ok(&helm, &["upgrade", RELEASE, chart, "-n", RELEASE_NS, "--set", "maxRunning=2", "--set", "logFormat=text"]);
+    let upgraded = admin.ok(
+        &helm,
+        &[
+            "upgrade",
+            RELEASE,
+            chart,
+            "-n",
+            RELEASE_NS,
+            "--set",
+            "maxRunning=2",
+            "--set",
+            "logFormat=text",
+        ],
+    );
     assert!(upgraded.contains("REVISION: 2"), "{upgraded}");
-    let args = admin.ok(&kubectl, &["get", "deployment", "-n", RELEASE_NS, "testjob-testjob-operator", "-o", "jsonpath={.spec.template.spec.containers[0].args}"]);
-    assert!(args.contains("--max-running=2") && args.contains("--log-format=text"), "{args}");
+    let args = admin.ok(
+        &kubectl,
+        &[
+            "get",
+            "deployment",
+            "-n",
+            RELEASE_NS,
+            "testjob-testjob-operator",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].args}",
+        ],
+    );
+    assert!(
+        args.contains("--max-running=2") && args.contains("--log-format=text"),
+        "{args}"
+    );
     let history = admin.ok(&helm, &["history", RELEASE, "-n", RELEASE_NS]);
-    assert_eq!(history.lines().count(), 3, "header and two revisions:\n{history}");
+    assert_eq!(
+        history.lines().count(),
+        3,
+        "header and two revisions:\n{history}"
+    );
 
     admin.ok(&helm, &["uninstall", RELEASE, "-n", RELEASE_NS]);
-    for (kind, ns) in [("clusterrole", None), ("clusterrolebinding", None), ("deployment", Some(RELEASE_NS)), ("serviceaccount", Some(RELEASE_NS))] {
+    for (kind, ns) in [
+        ("clusterrole", None),
+        ("clusterrolebinding", None),
+        ("deployment", Some(RELEASE_NS)),
+        ("serviceaccount", Some(RELEASE_NS)),
+    ] {
         let mut args = vec!["get", kind, "testjob-testjob-operator"];
         if let Some(ns) = ns {
             args.extend(["-n", ns]);
         }
         let gone = admin.run(&kubectl, &args);
-        assert!(!gone.status.success(), "{kind} still exists after helm uninstall");
+        assert!(
+            !gone.status.success(),
+            "{kind} still exists after helm uninstall"
+        );
     }
     // helm never deletes CRDs from crds/ (so TestJobs survive an uninstall).
     admin.ok(&kubectl, &["get", "crd", "testjobs.testjob.dev"]);

@@ -770,7 +770,7 @@ async fn sandbox_command_logs_json_too() -> anyhow::Result<()> {
         || async { Ok(read().contains("starting TestJob controller").then_some(())) },
     )
     .await
-    .with_context(|| read())?;
+    .with_context(read)?;
     let pid = child.id().context("running")?;
     Command::new("kill")
         .args(["-TERM", &pid.to_string()])

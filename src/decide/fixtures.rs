@@ -52,6 +52,7 @@ pub fn finished_job(phase: Phase) -> TestJob {
 /// The job's own runner Pod, created at t=0, with `status` as its status.
 pub fn pod(status: Value) -> Pod {
     let defaults = RunnerDefaults {
+        resources: None,
         image: "busybox:1.37".into(),
         command: vec!["true".into()],
         timeout_seconds: None,
