@@ -127,7 +127,12 @@ pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult
             obj["spec"]["finalizers"] = json!(["kubernetes"]);
             obj["status"] = json!({"phase": "Active"});
         }
-        ("", "secrets") => normalize_secret(rt, obj)?,
+        ("", "secrets") => {
+            if obj["type"].as_str().is_none_or(str::is_empty) {
+                obj["type"] = json!("Opaque");
+            }
+            normalize_secret(rt, obj)?
+        }
         ("apps", "deployments") => {
             obj["status"] = json!({});
             if obj["spec"]["replicas"].is_null() {
