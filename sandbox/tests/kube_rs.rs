@@ -155,9 +155,19 @@ async fn controller_keeps_reconciling_across_410() {
         .await
         .expect("create");
     wait_until(&seen, "before").await;
+    let watches = |sb: &Sandbox| sb.stats().by_verb.get("watch").copied().unwrap_or(0);
     for round in 0..3 {
+        let before = watches(&sb);
         churn(&api, &format!("round{round}"), 60).await;
-        tokio::time::sleep(Duration::from_millis(1100)).await; // let the 1s watch expire and reconnect
+        // The controller's 1 s watch ends and reconnects from a compacted resourceVersion.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while watches(&sb) <= before {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the controller's watch never reconnected"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let name = format!("after-{round}");
         api.create(&PostParams::default(), &labelled(&name))
             .await
