@@ -80,6 +80,17 @@ pub struct RunArgs {
     )]
     pub unschedulable_timeout_seconds: u64,
 
+    /// TestJobs reconciled at once. kube-rs speaks HTTP/1.1, so every reconcile in flight may
+    /// hold an API connection of its own: this bounds the operator's connections, memory and
+    /// the load it puts on the API server when thousands of jobs arrive at once.
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_CONCURRENCY",
+        default_value_t = DEFAULT_CONCURRENCY,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub concurrency: u16,
+
     /// Leader election.
     #[command(flatten)]
     pub leader: LeaderElectionArgs,
@@ -218,6 +229,35 @@ pub struct ObservabilityArgs {
     /// collectors.
     #[arg(long, env = "TESTJOB_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Which Kubernetes events to publish on TestJobs: `all` (Started, Succeeded, Queued, ...),
+    /// `warnings` (only Failed, AttemptFailed and other Warning events: a job that succeeds
+    /// costs no event writes), or `none`.
+    #[arg(long, env = "TESTJOB_OPERATOR_EVENTS", value_enum, default_value_t = EventLevel::All)]
+    pub events: EventLevel,
+}
+
+/// Which events the controller publishes (`--events`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventLevel {
+    /// Normal and Warning events.
+    #[default]
+    All,
+    /// Warning events only.
+    Warnings,
+    /// No events.
+    None,
+}
+
+impl EventLevel {
+    /// Whether an event of this type is published.
+    pub fn publishes(self, warning: bool) -> bool {
+        match self {
+            EventLevel::All => true,
+            EventLevel::Warnings => warning,
+            EventLevel::None => false,
+        }
+    }
 }
 
 /// Default of `--metrics-addr`.
@@ -286,7 +326,14 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     /// The run queue (`--max-running`).
     pub queue: QueueConfig,
+    /// TestJobs reconciled at once (`--concurrency`).
+    pub concurrency: u16,
+    /// Which events to publish (`--events`).
+    pub events: EventLevel,
 }
+
+/// Default of `--concurrency`.
+pub const DEFAULT_CONCURRENCY: u16 = 16;
 
 impl Default for Config {
     fn default() -> Self {
@@ -302,6 +349,8 @@ impl Default for Config {
             leader_election: None,
             metrics_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
             queue: QueueConfig::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+            events: EventLevel::All,
         }
     }
 }
@@ -345,6 +394,8 @@ impl TryFrom<RunArgs> for Config {
                 max_running: args.jobs.max_running,
                 default_priority: args.jobs.default_priority,
             },
+            concurrency: args.concurrency,
+            events: args.observability.events,
         })
     }
 }
@@ -504,6 +555,23 @@ mod tests {
             config.policy.ttl_after_finished,
             Some(Duration::from_secs(3600))
         );
+    }
+
+    #[test]
+    fn concurrency_and_event_flags() {
+        let defaults = parse(&[]).expect("valid");
+        assert_eq!(defaults.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(defaults.events, EventLevel::All);
+        let config = parse(&["--concurrency", "64", "--events", "warnings"]).expect("valid");
+        assert_eq!(config.concurrency, 64);
+        assert_eq!(config.events, EventLevel::Warnings);
+        assert!(config.events.publishes(true) && !config.events.publishes(false));
+        assert!(!EventLevel::None.publishes(true));
+        let cli = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|_| ())
+        };
+        assert!(cli(&["--concurrency", "0"]).is_err());
+        assert!(cli(&["--events", "some"]).is_err());
     }
 
     #[test]

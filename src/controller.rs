@@ -3,6 +3,7 @@
 //! write status, and reports the transitions it made in one place ([`transitioned`]).
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -42,6 +43,9 @@ const CONFLICT_REQUEUE: Duration = Duration::from_secs(1);
 const ERROR_REQUEUE: Duration = Duration::from_secs(5);
 /// How long a cleanup check waits for the Pod cache's first list.
 const POD_CACHE_WAIT: Duration = Duration::from_secs(30);
+/// How soon to look again at a job whose cached copy predates our own status write, should the
+/// watch event of that write not arrive (it normally comes within milliseconds).
+const STALE_REQUEUE: Duration = Duration::from_secs(5);
 
 /// State shared by all reconciles.
 pub struct Context {
@@ -62,6 +66,12 @@ pub struct Context {
     /// Turns true once the Pod cache holds a complete list. (kube-runtime's
     /// `Store::wait_until_ready` wakes only its last waiter, and reconciles wait concurrently.)
     pods_listed: tokio::sync::watch::Sender<bool>,
+    /// For each job (by UID) whose status this process wrote last, the resourceVersion the
+    /// write replaced. A reconcile that finds the job at that version reads a cache that has
+    /// not yet seen the write; acting on it would redo the step just taken (a Pod create that
+    /// ends in AlreadyExists, a status write that ends in Conflict), so it waits for the
+    /// write's watch event instead.
+    superseded: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Context {
@@ -80,15 +90,47 @@ impl Context {
             config,
             pods: Mutex::new(None),
             pods_listed: tokio::sync::watch::Sender::new(false),
+            superseded: Arc::default(),
+        }
+    }
+
+    /// Whether `job` is a cached copy older than this process's last status write to it.
+    /// Forgets the write once a newer copy shows up.
+    fn is_superseded(&self, job: &TestJob) -> bool {
+        let (Some(uid), Some(version)) = (&job.metadata.uid, &job.metadata.resource_version) else {
+            return false;
+        };
+        let mut superseded = lock(&self.superseded);
+        match superseded.get(uid) {
+            Some(replaced) if replaced == version => true,
+            Some(_) => {
+                superseded.remove(uid);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Records that this process replaced version `job` with a status write.
+    fn wrote_status(&self, job: &TestJob) {
+        if let (Some(uid), Some(version)) = (&job.metadata.uid, &job.metadata.resource_version) {
+            lock(&self.superseded).insert(uid.clone(), version.clone());
         }
     }
 
     fn pod_cache(&self) -> Option<Store<Pod>> {
-        self.pods
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.pods).clone()
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Drops `managedFields` from cached objects: nothing here reads them, they are often the
+/// largest part of an object, and a status write without them keeps the stored ones.
+fn without_managed_fields<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
 }
 
 /// The kube-runtime `Controller` over `jobs` and their runner Pods in `pods`, wired to `ctx`:
@@ -99,12 +141,19 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
     let (job_cache, job_writer) = reflector::store();
     let (pod_cache, pod_writer) = reflector::store();
     let wakeups = ctx.queue.attach(job_cache.clone());
-    *ctx.pods.lock().unwrap_or_else(PoisonError::into_inner) = Some(pod_cache);
+    *lock(&ctx.pods) = Some(pod_cache);
     let queue = ctx.queue.clone();
     let health = ctx.health.clone();
-    let job_events = reflector::reflector(job_writer, watcher(jobs, watcher::Config::default()))
+    let superseded = ctx.superseded.clone();
+    let job_watch = watcher(jobs, watcher::Config::default()).modify(without_managed_fields);
+    let job_events = reflector::reflector(job_writer, job_watch)
         .inspect_ok(move |event| {
             queue.observe(event);
+            if let watcher::Event::Delete(job) = event
+                && let Some(uid) = &job.metadata.uid
+            {
+                lock(&superseded).remove(uid);
+            }
             // The cache now holds a complete list. (Waiting on `Store::wait_until_ready` instead
             // would race the controller's own wait: that signal wakes only its last waiter.)
             if matches!(event, watcher::Event::InitDone) {
@@ -118,7 +167,8 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
         watcher(
             pods,
             watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}")),
-        ),
+        )
+        .modify(without_managed_fields),
     )
     .inspect_ok(move |event| {
         if matches!(event, watcher::Event::InitDone) {
@@ -129,6 +179,7 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
     Controller::for_stream(job_events, job_cache)
         .owns_stream(pod_events)
         .reconcile_on(wakeups)
+        .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
 }
 
 /// Runs the controller until SIGINT/SIGTERM: serves the HTTP endpoints, waits for leadership
@@ -288,18 +339,25 @@ pub async fn reconcile(job: Arc<TestJob>, ctx: Arc<Context>) -> Result<Action> {
         // Garbage collection removes the runner Pods through their owner references.
         return Ok(Action::await_change());
     }
+    if ctx.is_superseded(&job) {
+        return Ok(Action::requeue(STALE_REQUEUE));
+    }
     let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
 
-    // Read: the runner Pod to judge. A Running attempt's Pod comes fresh from the API server,
-    // because the cache may not have seen a Pod created a moment ago and "missing" would fail
-    // the attempt; a finished job's leftover Pod comes from the cache.
+    // Read: the runner Pod to judge. A Running attempt's Pod comes from the cache when it is
+    // there (its changes trigger a reconcile) and otherwise fresh from the API server, because
+    // the cache may not have seen a Pod created a moment ago and "missing" would fail the
+    // attempt; a finished job's leftover Pod comes from the cache.
     let phase = job.status.as_ref().and_then(|s| s.phase);
     let cleanup_check = phase.is_some_and(|p| {
         ctx.config.policy.pod_cleanup(&job).deletes_after(p) && !ctx.queue.is_cleaned(&job)
     });
     let current_pod = match running_pod_name(&job) {
-        Some(name) => pods.get_opt(&name).await?,
+        Some(name) => match cached_pod_now(&ctx, &namespace, &name) {
+            Some(pod) => Some(pod),
+            None => pods.get_opt(&name).await?,
+        },
         None if cleanup_check => cached_pod(&ctx, &namespace, &last_pod_name(&job)).await,
         None => None,
     };
@@ -458,6 +516,13 @@ fn last_pod_name(job: &TestJob) -> String {
     status
         .pod_name
         .unwrap_or_else(|| pod_name(&job.name_any(), attempt))
+}
+
+/// The runner Pod `name` as the controller's cache holds it now.
+fn cached_pod_now(ctx: &Context, namespace: &str, name: &str) -> Option<Pod> {
+    ctx.pod_cache()?
+        .get(&ObjectRef::new(name).within(namespace))
+        .map(|pod| pod.as_ref().clone())
 }
 
 /// The runner Pod `name` in the controller's cache, once the cache has been listed.
@@ -789,7 +854,10 @@ async fn write_status(job: &TestJob, status: TestJobStatus, ctx: &Context) -> Re
         ..PostParams::default()
     };
     match api.replace_status(&job.name_any(), &params, &updated).await {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            ctx.wrote_status(job);
+            Ok(true)
+        }
         Err(kube::Error::Api(status)) if status.is_conflict() => {
             debug!(testjob = %job.name_any(), "status write lost a race; will look again");
             Ok(false)
@@ -800,6 +868,13 @@ async fn write_status(job: &TestJob, status: TestJobStatus, ctx: &Context) -> Re
 
 /// Publishes an event on `job`; failures are logged, since events are advisory.
 async fn publish(ctx: &Context, job: &TestJob, type_: EventType, reason: &str, note: String) {
+    if !ctx
+        .config
+        .events
+        .publishes(matches!(type_, EventType::Warning))
+    {
+        return;
+    }
     let event = Event {
         type_,
         reason: reason.into(),

@@ -6,6 +6,8 @@
 //! [`pod::build_runner_pod`], pure) → write the status built by [`status`] (pure) with
 //! optimistic concurrency. [`controller`] wires this into a kube-runtime `Controller`.
 
+#[cfg(feature = "sandbox")]
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod controller;

@@ -1,0 +1,717 @@
+//! What a benchmark run measured ([`Report`]), judged against the issue's goals, and shown as a
+//! table, one JSON object and a chart.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::chart::{self, ChartData, Series};
+use super::cluster::ProcUsage;
+use super::measure::{Latencies, Writes};
+use super::run::BenchArgs;
+
+/// What the machine is, for the report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Machine {
+    /// CPUs available to this process.
+    pub cpus: usize,
+    /// `model name` of `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// `MemTotal` of `/proc/meminfo`, MiB.
+    pub memory_mib: u64,
+    /// The 1-minute load average when the run started (other work on the machine).
+    pub load_average: f64,
+}
+
+impl Machine {
+    /// Reads `/proc`; fields it cannot read stay empty.
+    pub fn detect() -> Machine {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let meminfo = read("/proc/meminfo");
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model: cpuinfo
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default(),
+            memory_mib: meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(0, |kib| kib / 1024),
+            load_average: read("/proc/loadavg")
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0),
+        }
+    }
+}
+
+/// A write rate as measured (see `super::capacity`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Capacity {
+    /// Writes done.
+    pub writes: u64,
+    /// How long they took, seconds.
+    pub seconds: f64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+impl Capacity {
+    /// Writes per second.
+    pub fn per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.writes as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug)]
+pub struct Report {
+    /// The flags of the run.
+    pub args: BenchArgs,
+    /// The machine.
+    pub machine: Machine,
+    /// Dispatch latencies: TestJob create sent → its runner Pod seen by a watcher.
+    pub dispatch: Latencies,
+    /// Watch latencies of the probes: create sent → seen by a plain watcher.
+    pub watch: Latencies,
+    /// Dispatch latencies counted from the create's answer instead.
+    pub dispatch_after_answer: Latencies,
+    /// Watch latencies counted from the create's answer instead (near zero: the answer and
+    /// the watch event leave the server together).
+    pub watch_after_answer: Latencies,
+    /// With `--max-running`: freed slot seen → next runner Pod seen.
+    pub handoff: Option<Latencies>,
+    /// Dispatch latency on the quiet cluster after the run, one job at a time.
+    pub idle_dispatch: Latencies,
+    /// Watch latency on the quiet cluster, measured alternately with `idle_dispatch`.
+    pub idle_watch: Latencies,
+    /// First create → every job created.
+    pub create_seconds: f64,
+    /// First create → last job seen finished.
+    pub elapsed_seconds: f64,
+    /// The API's write capacity for the writes of a job, many requests in flight.
+    pub capacity: Capacity,
+    /// The same, one request at a time.
+    pub sequential: Capacity,
+    /// The API's write capacity for small ConfigMaps (a reference: the cheapest writes).
+    pub configmaps: Capacity,
+    /// The fewest writes a job needs (status Running, Pod created, status final, Pod deleted).
+    pub min_writes_per_job: u64,
+    /// The operator's writes during the run.
+    pub operator_writes: Writes,
+    /// Every client's writes during the run (this program's, the operator's).
+    pub all_writes: Writes,
+    /// The operator's requests of any kind during the run.
+    pub operator_requests: u64,
+    /// The operator's usage when the first job was created.
+    pub usage_before: ProcUsage,
+    /// The operator's usage when the last job had finished and its Pods were cleaned up.
+    pub usage_after: ProcUsage,
+    /// Jobs by phase, as last seen.
+    pub phases: BTreeMap<String, usize>,
+    /// Jobs never seen finished.
+    pub unfinished: usize,
+    /// Jobs whose runner Pod was never seen.
+    pub undispatched: usize,
+    /// Runner Pods still there when the run ended.
+    pub leftover_pods: usize,
+    /// Duplicate or unexpected runner Pods.
+    pub duplicate_pods: Vec<String>,
+    /// Times (seconds from the first create) at which jobs were created, runner Pods seen and
+    /// jobs seen finished, for the chart.
+    pub timeline: [Vec<f64>; 3],
+}
+
+/// A goal of the issue and whether the run met it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Goal {
+    /// What is measured.
+    pub name: &'static str,
+    /// The measured value.
+    pub value: f64,
+    /// The limit, as text.
+    pub limit: String,
+    /// Whether the value is within the limit.
+    pub met: bool,
+}
+
+impl Report {
+    /// N, the jobs of the run.
+    fn n(&self) -> usize {
+        self.args.jobs
+    }
+
+    /// Jobs finished per second, end to end.
+    pub fn jobs_per_s(&self) -> f64 {
+        per_second(self.n() as f64, self.elapsed_seconds)
+    }
+
+    /// The API's write capacity divided by the writes a job needs at least.
+    pub fn capacity_jobs_per_s(&self) -> f64 {
+        self.capacity.per_second() / self.min_writes_per_job.max(1) as f64
+    }
+
+    /// The operator's writes per job.
+    pub fn writes_per_job(&self) -> f64 {
+        self.operator_writes.total as f64 / self.n().max(1) as f64
+    }
+
+    /// Dispatch p50 ÷ watch p50.
+    pub fn dispatch_over_watch(&self) -> f64 {
+        let watch = self.watch.percentile(50.0);
+        if watch > 0.0 {
+            self.dispatch.percentile(50.0) / watch
+        } else {
+            0.0
+        }
+    }
+
+    /// Idle dispatch p50 ÷ idle watch p50.
+    pub fn idle_dispatch_over_watch(&self) -> f64 {
+        let watch = self.idle_watch.percentile(50.0);
+        if watch > 0.0 {
+            self.idle_dispatch.percentile(50.0) / watch
+        } else {
+            0.0
+        }
+    }
+
+    /// Peak RSS of the operator, MiB.
+    pub fn rss_mib(&self) -> f64 {
+        self.usage_after.rss_peak_kib as f64 / 1024.0
+    }
+
+    /// Operator CPU time per job during the run, milliseconds.
+    pub fn cpu_ms_per_job(&self) -> f64 {
+        self.usage_after
+            .cpu_ms
+            .saturating_sub(self.usage_before.cpu_ms) as f64
+            / self.n().max(1) as f64
+    }
+
+    /// The issue's goals.
+    pub fn goals(&self) -> Vec<Goal> {
+        let watch = self.watch.percentile(50.0);
+        let capacity = self.capacity_jobs_per_s();
+        vec![
+            Goal {
+                name: "dispatch p50 ≤ 3 × watch p50",
+                value: self.dispatch_over_watch(),
+                limit: format!("≤ 3 (3 × {watch:.1} ms = {:.1} ms)", 3.0 * watch),
+                met: self.dispatch_over_watch() <= 3.0,
+            },
+            Goal {
+                name: "idle: dispatch p50 ≤ 3 × watch p50",
+                value: self.idle_dispatch_over_watch(),
+                limit: format!(
+                    "≤ 3 (3 × {:.1} ms = {:.1} ms)",
+                    self.idle_watch.percentile(50.0),
+                    3.0 * self.idle_watch.percentile(50.0)
+                ),
+                met: self.idle_dispatch_over_watch() <= 3.0,
+            },
+            Goal {
+                name: "operator writes per job",
+                value: self.writes_per_job(),
+                limit: format!("≤ {}", self.min_writes_per_job),
+                met: self.writes_per_job() <= self.min_writes_per_job as f64,
+            },
+            Goal {
+                name: "jobs/s ÷ API capacity jobs/s",
+                value: self.jobs_per_s() / capacity.max(f64::MIN_POSITIVE),
+                limit: format!("≥ 0.5 (0.5 × {capacity:.0} = {:.0} jobs/s)", 0.5 * capacity),
+                met: self.jobs_per_s() >= 0.5 * capacity,
+            },
+            Goal {
+                name: "operator peak RSS, MiB",
+                value: self.rss_mib(),
+                limit: "≤ 64 (at N = 10,000)".into(),
+                met: self.rss_mib() <= 64.0,
+            },
+        ]
+    }
+
+    /// The closing JSON object.
+    pub fn json(&self) -> Value {
+        let writes_by_kind: serde_json::Map<String, Value> = self
+            .operator_writes
+            .by_kind
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(*v as f64 / self.n().max(1) as f64)))
+            .collect();
+        let phases: serde_json::Map<String, Value> = self
+            .phases
+            .iter()
+            .map(|(p, n)| (p.clone(), json!(n)))
+            .collect();
+        let n = self.n().max(1) as f64;
+        let pairs: Vec<(&str, Value)> = vec![
+            ("n", json!(self.n())),
+            ("max_running", json!(self.args.max_running)),
+            ("pod_seconds", json!(self.args.pod_seconds)),
+            ("concurrency", json!(self.args.concurrency)),
+            (
+                "dispatch_ms_p50",
+                json!(round(self.dispatch.percentile(50.0), 2)),
+            ),
+            (
+                "dispatch_ms_p99",
+                json!(round(self.dispatch.percentile(99.0), 2)),
+            ),
+            ("dispatch_ms_max", json!(round(self.dispatch.max(), 2))),
+            ("watch_ms_p50", json!(round(self.watch.percentile(50.0), 2))),
+            ("watch_ms_p99", json!(round(self.watch.percentile(99.0), 2))),
+            ("watch_probes", json!(self.watch.len())),
+            (
+                "dispatch_after_answer_ms_p50",
+                json!(round(self.dispatch_after_answer.percentile(50.0), 2)),
+            ),
+            (
+                "dispatch_after_answer_ms_p99",
+                json!(round(self.dispatch_after_answer.percentile(99.0), 2)),
+            ),
+            (
+                "watch_after_answer_ms_p50",
+                json!(round(self.watch_after_answer.percentile(50.0), 2)),
+            ),
+            (
+                "watch_after_answer_ms_p99",
+                json!(round(self.watch_after_answer.percentile(99.0), 2)),
+            ),
+            (
+                "dispatch_over_watch",
+                json!(round(self.dispatch_over_watch(), 2)),
+            ),
+            (
+                "idle_dispatch_ms_p50",
+                json!(round(self.idle_dispatch.percentile(50.0), 2)),
+            ),
+            (
+                "idle_dispatch_ms_p99",
+                json!(round(self.idle_dispatch.percentile(99.0), 2)),
+            ),
+            (
+                "idle_watch_ms_p50",
+                json!(round(self.idle_watch.percentile(50.0), 2)),
+            ),
+            (
+                "idle_watch_ms_p99",
+                json!(round(self.idle_watch.percentile(99.0), 2)),
+            ),
+            ("idle_samples", json!(self.idle_dispatch.len())),
+            (
+                "idle_dispatch_over_watch",
+                json!(round(self.idle_dispatch_over_watch(), 2)),
+            ),
+            ("jobs_per_s", json!(round(self.jobs_per_s(), 1))),
+            (
+                "creates_per_s",
+                json!(round(per_second(self.n() as f64, self.create_seconds), 1)),
+            ),
+            ("elapsed_s", json!(round(self.elapsed_seconds, 2))),
+            (
+                "api_capacity_writes_per_s",
+                json!(round(self.capacity.per_second(), 1)),
+            ),
+            (
+                "api_sequential_writes_per_s",
+                json!(round(self.sequential.per_second(), 1)),
+            ),
+            (
+                "api_configmap_writes_per_s",
+                json!(round(self.configmaps.per_second(), 1)),
+            ),
+            ("min_writes_per_job", json!(self.min_writes_per_job)),
+            (
+                "api_capacity_jobs_per_s",
+                json!(round(self.capacity_jobs_per_s(), 1)),
+            ),
+            (
+                "jobs_per_s_over_capacity",
+                json!(round(
+                    self.jobs_per_s() / self.capacity_jobs_per_s().max(f64::MIN_POSITIVE),
+                    3
+                )),
+            ),
+            ("writes_per_job", json!(round(self.writes_per_job(), 3))),
+            (
+                "writes_per_job_without_events",
+                json!(round(
+                    (self.operator_writes.total - self.operator_writes.events()) as f64 / n,
+                    3
+                )),
+            ),
+            (
+                "failed_writes_per_job",
+                json!(round(self.operator_writes.failed as f64 / n, 3)),
+            ),
+            ("writes_per_job_by_kind", json!(writes_by_kind)),
+            (
+                "server_writes_per_job",
+                json!(round(self.all_writes.total as f64 / n, 3)),
+            ),
+            (
+                "operator_requests_per_job",
+                json!(round(self.operator_requests as f64 / n, 3)),
+            ),
+            ("operator_rss_mib", json!(round(self.rss_mib(), 1))),
+            (
+                "operator_rss_end_mib",
+                json!(round(self.usage_after.rss_kib as f64 / 1024.0, 1)),
+            ),
+            (
+                "operator_cpu_ms_per_job",
+                json!(round(self.cpu_ms_per_job(), 3)),
+            ),
+            ("phases", json!(phases)),
+            ("unfinished", json!(self.unfinished)),
+            ("undispatched", json!(self.undispatched)),
+            ("leftover_pods", json!(self.leftover_pods)),
+            ("duplicate_pods", json!(self.duplicate_pods.len())),
+            ("cpus", json!(self.machine.cpus)),
+            ("cpu_model", json!(self.machine.cpu_model)),
+            ("memory_mib", json!(self.machine.memory_mib)),
+            ("load_average_at_start", json!(self.machine.load_average)),
+        ];
+        let mut out: serde_json::Map<String, Value> =
+            pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        if let Some(handoff) = &self.handoff {
+            out.insert(
+                "slot_wait_ms_p50".into(),
+                json!(round(handoff.percentile(50.0), 2)),
+            );
+            out.insert(
+                "slot_wait_ms_p99".into(),
+                json!(round(handoff.percentile(99.0), 2)),
+            );
+        }
+        Value::Object(out)
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<(String, String)> = vec![];
+        let mut row = |k: &str, v: String| rows.push((k.to_owned(), v));
+        let m = &self.machine;
+        row(
+            "machine",
+            format!(
+                "{} CPUs ({}), {} MiB, load average {:.2} at start",
+                m.cpus, m.cpu_model, m.memory_mib, m.load_average
+            ),
+        );
+        row(
+            "run",
+            format!(
+                "{} jobs, pods run {} s, --max-running {}, {} creates in flight",
+                self.n(),
+                self.args.pod_seconds,
+                self.args.max_running,
+                self.args.concurrency
+            ),
+        );
+        let l = |x: &Latencies| {
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
+                x.percentile(50.0),
+                x.percentile(99.0),
+                x.max(),
+                x.len()
+            )
+        };
+        row("dispatch (job create sent → Pod seen)", l(&self.dispatch));
+        row("watch floor (create sent → seen)", l(&self.watch));
+        row(
+            "  counted from the create's answer",
+            format!(
+                "dispatch p50 {:.1} ms, p99 {:.1} ms; watch p50 {:.1} ms, p99 {:.1} ms",
+                self.dispatch_after_answer.percentile(50.0),
+                self.dispatch_after_answer.percentile(99.0),
+                self.watch_after_answer.percentile(50.0),
+                self.watch_after_answer.percentile(99.0)
+            ),
+        );
+        row("idle dispatch (one job at a time)", l(&self.idle_dispatch));
+        row("idle watch floor (alternating)", l(&self.idle_watch));
+        if let Some(handoff) = &self.handoff {
+            row("slot wait (job finished → next Pod)", l(handoff));
+        }
+        row(
+            "throughput",
+            format!(
+                "{:.1} jobs/s end to end ({:.1} s); creates {:.1}/s",
+                self.jobs_per_s(),
+                self.elapsed_seconds,
+                per_second(self.n() as f64, self.create_seconds)
+            ),
+        );
+        row(
+            "API capacity",
+            format!(
+                "{:.0} job-shaped writes/s ({} in flight; {:.0}/s one at a time; small ConfigMaps {:.0}/s) ÷ {} writes/job = {:.1} jobs/s",
+                self.capacity.per_second(),
+                self.capacity.concurrency,
+                self.sequential.per_second(),
+                self.configmaps.per_second(),
+                self.min_writes_per_job,
+                self.capacity_jobs_per_s()
+            ),
+        );
+        let n = self.n().max(1) as f64;
+        let kinds: Vec<String> = self
+            .operator_writes
+            .by_kind
+            .iter()
+            .map(|(k, v)| format!("{k} {:.2}", *v as f64 / n))
+            .collect();
+        row(
+            "operator writes per job",
+            format!(
+                "{:.2} ({:.2} without events; {:.2} failed): {}",
+                self.writes_per_job(),
+                (self.operator_writes.total - self.operator_writes.events()) as f64 / n,
+                self.operator_writes.failed as f64 / n,
+                kinds.join(", ")
+            ),
+        );
+        row(
+            "all writes per job",
+            format!(
+                "{:.2} (operator, kubelet excluded: it writes in-process; this program's creates)",
+                self.all_writes.total as f64 / n
+            ),
+        );
+        row(
+            "operator requests per job",
+            format!(
+                "{:.2} (reads and writes)",
+                self.operator_requests as f64 / n
+            ),
+        );
+        row(
+            "operator memory",
+            format!(
+                "peak RSS {:.1} MiB, at the end {:.1} MiB",
+                self.rss_mib(),
+                self.usage_after.rss_kib as f64 / 1024.0
+            ),
+        );
+        row(
+            "operator CPU",
+            format!(
+                "{:.3} ms per job ({} ms in all)",
+                self.cpu_ms_per_job(),
+                self.usage_after
+                    .cpu_ms
+                    .saturating_sub(self.usage_before.cpu_ms)
+            ),
+        );
+        let mut phases: Vec<String> = self
+            .phases
+            .iter()
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect();
+        phases.sort();
+        row(
+            "outcome",
+            format!(
+                "{}; unfinished {}, undispatched {}, leftover Pods {}, duplicate Pods {}",
+                phases.join(", "),
+                self.unfinished,
+                self.undispatched,
+                self.leftover_pods,
+                self.duplicate_pods.len()
+            ),
+        );
+        for goal in self.goals() {
+            row(
+                &format!("goal: {}", goal.name),
+                format!(
+                    "{:.2} {} → {}",
+                    goal.value,
+                    goal.limit,
+                    if goal.met { "met" } else { "NOT met" }
+                ),
+            );
+        }
+        let width = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        rows.iter()
+            .map(|(k, v)| format!("{k:<width$}  {v}\n"))
+            .collect()
+    }
+
+    /// The chart of the run.
+    pub fn chart(&self) -> String {
+        let [created, dispatched, finished] = self.timeline.clone();
+        chart::render(&ChartData {
+            title: format!(
+                "testjob-operator: {} TestJobs on kube-sandbox, {:.0} jobs/s",
+                self.n(),
+                self.jobs_per_s()
+            ),
+            subtitle: format!(
+                "dispatch p50 {:.1} ms vs watch p50 {:.1} ms (×{:.2}), from create sent · {} × {} · pods {} s, --max-running {}",
+                self.dispatch.percentile(50.0),
+                self.watch.percentile(50.0),
+                self.dispatch_over_watch(),
+                self.machine.cpus,
+                self.machine.cpu_model,
+                self.args.pod_seconds,
+                self.args.max_running
+            ),
+            dispatch: &self.dispatch,
+            watch: &self.watch,
+            progress: vec![
+                Series {
+                    label: "TestJobs created",
+                    colour: "#7f7f7f",
+                    times: created,
+                },
+                Series {
+                    label: "runner Pods seen",
+                    colour: "#d62728",
+                    times: dispatched,
+                },
+                Series {
+                    label: "TestJobs finished",
+                    colour: "#2ca02c",
+                    times: finished,
+                },
+            ],
+        })
+    }
+}
+
+pub(super) fn per_second(count: f64, seconds: f64) -> f64 {
+    if seconds > 0.0 { count / seconds } else { 0.0 }
+}
+
+pub(super) fn round(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (value * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn report(args: &[&str]) -> Report {
+        let args =
+            BenchArgs::parse_from(std::iter::once("testjob-bench").chain(args.iter().copied()));
+        let ms = Duration::from_millis;
+        Report {
+            machine: Machine::default(),
+            dispatch: Latencies::new([ms(10), ms(20), ms(30)]),
+            watch: Latencies::new([ms(5), ms(10), ms(15)]),
+            dispatch_after_answer: Latencies::new([ms(8)]),
+            watch_after_answer: Latencies::new([ms(1)]),
+            idle_dispatch: Latencies::new([ms(9), ms(12)]),
+            idle_watch: Latencies::new([ms(3), ms(4)]),
+            handoff: None,
+            create_seconds: 5.0,
+            elapsed_seconds: 10.0,
+            capacity: Capacity {
+                writes: 4000,
+                seconds: 2.0,
+                concurrency: 32,
+            },
+            sequential: Capacity::default(),
+            configmaps: Capacity::default(),
+            min_writes_per_job: 4,
+            operator_writes: Writes {
+                total: 600,
+                failed: 0,
+                by_kind: [("create events.events.k8s.io".to_owned(), 200)].into(),
+            },
+            all_writes: Writes::default(),
+            operator_requests: 900,
+            usage_before: ProcUsage {
+                cpu_ms: 100,
+                ..ProcUsage::default()
+            },
+            usage_after: ProcUsage {
+                rss_peak_kib: 40 * 1024,
+                rss_kib: 30 * 1024,
+                cpu_ms: 300,
+            },
+            phases: BTreeMap::from([("Succeeded".to_owned(), 100)]),
+            unfinished: 0,
+            undispatched: 0,
+            leftover_pods: 0,
+            duplicate_pods: vec![],
+            timeline: [vec![0.0, 1.0], vec![0.5], vec![2.0]],
+            args,
+        }
+    }
+
+    #[test]
+    fn figures_and_goals() {
+        let r = report(&["-n", "100"]);
+        assert_eq!(r.jobs_per_s(), 10.0);
+        assert_eq!(r.capacity_jobs_per_s(), 500.0);
+        assert_eq!(r.writes_per_job(), 6.0);
+        assert_eq!(r.dispatch_over_watch(), 2.0);
+        assert_eq!(r.idle_dispatch_over_watch(), 3.0);
+        assert_eq!(r.rss_mib(), 40.0);
+        assert_eq!(r.cpu_ms_per_job(), 2.0);
+        let met: Vec<bool> = r.goals().iter().map(|g| g.met).collect();
+        assert_eq!(met, [true, true, false, false, true]);
+    }
+
+    #[test]
+    fn json_has_every_key_of_the_issue() {
+        let json = report(&["-n", "100", "--max-running", "5"]).json();
+        for key in [
+            "dispatch_ms_p50",
+            "dispatch_ms_p99",
+            "watch_ms_p50",
+            "watch_ms_p99",
+            "dispatch_over_watch",
+            "jobs_per_s",
+            "api_capacity_jobs_per_s",
+            "writes_per_job",
+            "operator_rss_mib",
+            "operator_cpu_ms_per_job",
+        ] {
+            assert!(json[key].is_number(), "{key} in {json}");
+        }
+        assert_eq!(json["writes_per_job_without_events"], 4.0);
+        assert_eq!(json["max_running"], 5);
+        // One line.
+        assert!(!json.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn table_and_chart_render() {
+        let r = report(&["-n", "100"]);
+        let table = r.table();
+        assert!(
+            table.contains("NOT met") && table.contains("dispatch"),
+            "{table}"
+        );
+        assert!(r.chart().contains("<svg"));
+    }
+
+    #[test]
+    fn machine_is_detected() {
+        let m = Machine::detect();
+        assert!(m.cpus >= 1);
+    }
+}
