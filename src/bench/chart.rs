@@ -26,16 +26,27 @@ pub struct Series<'a> {
     pub times: Vec<f64>,
 }
 
+/// A latency distribution of the latency panel.
+pub struct Curve<'a> {
+    /// Legend text (p50 and p99 are appended).
+    pub label: &'a str,
+    /// CSS colour.
+    pub colour: &'a str,
+    /// The samples.
+    pub latencies: &'a Latencies,
+    /// Drawn dashed (e.g. a second measurement of the same thing).
+    pub dashed: bool,
+}
+
 /// What the chart shows.
 pub struct ChartData<'a> {
     /// Title line.
     pub title: String,
     /// Second line (machine, settings).
     pub subtitle: String,
-    /// Dispatch latencies (TestJob create sent → runner Pod seen).
-    pub dispatch: &'a Latencies,
-    /// Watch latencies (create sent → plain watcher saw it).
-    pub watch: &'a Latencies,
+    /// Latency distributions, e.g. dispatch (TestJob create sent → runner Pod seen) and its
+    /// floor, the watch latency (create sent → a plain watcher saw it).
+    pub latencies: Vec<Curve<'a>>,
     /// Progress curves.
     pub progress: Vec<Series<'a>>,
 }
@@ -71,7 +82,7 @@ pub fn render(data: &ChartData<'_>) -> String {
         title = escape(&data.title),
         subtitle = escape(&data.subtitle),
     );
-    latency_panel(&mut svg, data.dispatch, data.watch);
+    latency_panel(&mut svg, &data.latencies);
     progress_panel(&mut svg, &data.progress);
     svg.push_str("</svg>\n");
     svg
@@ -118,15 +129,20 @@ fn x_tick(svg: &mut String, x: f64, label: &str) {
     );
 }
 
-fn polyline(svg: &mut String, points: &[(f64, f64)], colour: &str) {
+fn polyline(svg: &mut String, points: &[(f64, f64)], colour: &str, dashed: bool) {
     let mut path = String::new();
     for (x, y) in points {
         let _ = write!(path, "{x:.1},{y:.1} ");
     }
     let _ = writeln!(
         svg,
-        r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"##,
-        path.trim_end()
+        r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{}/>"##,
+        path.trim_end(),
+        if dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        }
     );
 }
 
@@ -144,11 +160,10 @@ fn legend(svg: &mut String, left: f64, row: usize, colour: &str, label: &str) {
 }
 
 /// Decades (in ms) spanning the samples of both distributions, for a log axis.
-fn decades(dispatch: &Latencies, watch: &Latencies) -> (i32, i32) {
-    let positive = dispatch
-        .sorted_ms()
+fn decades(curves: &[Curve<'_>]) -> (i32, i32) {
+    let positive = curves
         .iter()
-        .chain(watch.sorted_ms())
+        .flat_map(|c| c.latencies.sorted_ms())
         .copied()
         .filter(|v| *v > 0.0);
     let (lo, hi) = positive.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -160,14 +175,14 @@ fn decades(dispatch: &Latencies, watch: &Latencies) -> (i32, i32) {
     (lo, hi)
 }
 
-fn latency_panel(svg: &mut String, dispatch: &Latencies, watch: &Latencies) {
+fn latency_panel(svg: &mut String, curves: &[Curve<'_>]) {
     let (left, bottom) = frame(
         svg,
         LEFTS[0],
         "Latency distribution (log scale)",
         "fraction of objects",
     );
-    let (lo, hi) = decades(dispatch, watch);
+    let (lo, hi) = decades(curves);
     let span = f64::from(hi - lo);
     let x_of = |ms: f64| {
         let v = ms.max(10f64.powi(lo)).log10();
@@ -188,19 +203,13 @@ fn latency_panel(svg: &mut String, dispatch: &Latencies, watch: &Latencies) {
         x = left + PANEL_WIDTH / 2.0,
         y = bottom + 34.0,
     );
-    let curves = [
-        (
-            dispatch,
-            "#d62728",
-            "dispatch: TestJob create sent → runner Pod seen",
-        ),
-        (
-            watch,
-            "#1f77b4",
-            "watch floor: create sent → watcher saw it",
-        ),
-    ];
-    for (row, (latencies, colour, label)) in curves.iter().enumerate() {
+    for (row, curve) in curves.iter().enumerate() {
+        let Curve {
+            label,
+            colour,
+            latencies,
+            dashed,
+        } = *curve;
         if latencies.is_empty() {
             continue;
         }
@@ -210,7 +219,7 @@ fn latency_panel(svg: &mut String, dispatch: &Latencies, watch: &Latencies) {
                 (x_of(latencies.percentile(p)), y_of(p / 100.0))
             })
             .collect();
-        polyline(svg, &points, colour);
+        polyline(svg, &points, colour, dashed);
         let p50 = latencies.percentile(50.0);
         let p99 = latencies.percentile(99.0);
         legend(
@@ -288,7 +297,7 @@ fn progress_panel(svg: &mut String, series: &[Series<'_>]) {
         for i in (0..n).step_by(stride).chain(n.checked_sub(1)) {
             points.push((x_of(times[i]), y_of((i + 1) as f64)));
         }
-        polyline(svg, &points, s.colour);
+        polyline(svg, &points, s.colour, false);
         legend(svg, left, row, s.colour, &format!("{} ({n})", s.label));
     }
 }
@@ -305,8 +314,20 @@ mod tests {
         let svg = render(&ChartData {
             title: "t <1>".into(),
             subtitle: "s & s".into(),
-            dispatch: &dispatch,
-            watch: &watch,
+            latencies: vec![
+                Curve {
+                    label: "dispatch",
+                    colour: "#d62728",
+                    latencies: &dispatch,
+                    dashed: false,
+                },
+                Curve {
+                    label: "watch",
+                    colour: "#1f77b4",
+                    latencies: &watch,
+                    dashed: true,
+                },
+            ],
             progress: vec![Series {
                 label: "created",
                 colour: "#000",
@@ -316,6 +337,7 @@ mod tests {
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
         assert!(svg.contains("t &lt;1&gt;") && svg.contains("s &amp; s"));
         assert_eq!(svg.matches("<polyline").count(), 3);
+        assert_eq!(svg.matches("stroke-dasharray").count(), 1);
         // Log axis from 0.01 ms rounded up to 0.1 ms, to 50 ms rounded up to 100 ms.
         assert!(
             svg.contains(">0.1 ms<") && svg.contains(">100 ms<"),
@@ -332,8 +354,12 @@ mod tests {
         let svg = render(&ChartData {
             title: String::new(),
             subtitle: String::new(),
-            dispatch: &empty,
-            watch: &empty,
+            latencies: vec![Curve {
+                label: "none",
+                colour: "#000",
+                latencies: &empty,
+                dashed: false,
+            }],
             progress: vec![],
         });
         assert!(!svg.contains("NaN"));
