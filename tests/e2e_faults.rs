@@ -309,16 +309,16 @@ impl Observe<Lease> for LeaseHolder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_leader_mid_run_loses_no_job() -> anyhow::Result<()> {
     const JOBS: usize = 400;
-    const LEASE_SECONDS: u64 = 4;
+    const LEASE_SECONDS: u64 = 6;
     let fixture = Fixture::start(ClusterOptions::default()).await?;
     let lease_flags = [
         "--leader-elect",
         "--lease-namespace",
         NAMESPACE,
         "--lease-duration-seconds",
-        "4",
+        "6",
         "--lease-grace-seconds",
-        "2",
+        "3",
     ];
     let leases: Tracker<LeaseHolder> = Tracker::start(
         Api::namespaced(fixture.cluster.new_client().await?, NAMESPACE),

@@ -118,6 +118,11 @@ pub struct Report {
     pub usage_before: ProcUsage,
     /// The operator's usage when the last job had finished and its Pods were cleaned up.
     pub usage_after: ProcUsage,
+    /// CPU time of this process (sandbox, simulated kubelet, watchers, creates) over the same
+    /// window as the operator's usage, milliseconds.
+    pub own_cpu_ms: u64,
+    /// Length of that window (jobs created → finished and cleaned up), seconds.
+    pub usage_seconds: f64,
     /// Jobs by phase, as last seen.
     pub phases: BTreeMap<String, usize>,
     /// Jobs never seen finished.
@@ -198,6 +203,27 @@ impl Report {
             .cpu_ms
             .saturating_sub(self.usage_before.cpu_ms) as f64
             / self.n().max(1) as f64
+    }
+
+    /// This process's CPU time (the sandbox and the measuring) per job, milliseconds.
+    pub fn own_cpu_ms_per_job(&self) -> f64 {
+        self.own_cpu_ms as f64 / self.n().max(1) as f64
+    }
+
+    /// How busy the machine's CPUs were with the operator and this process during the run
+    /// (1 = every CPU all the time).
+    pub fn cpu_busy(&self) -> f64 {
+        let used = self
+            .usage_after
+            .cpu_ms
+            .saturating_sub(self.usage_before.cpu_ms)
+            + self.own_cpu_ms;
+        let available = self.usage_seconds * 1000.0 * self.machine.cpus.max(1) as f64;
+        if available > 0.0 {
+            used as f64 / available
+        } else {
+            0.0
+        }
     }
 
     /// The goals.
@@ -374,6 +400,11 @@ impl Report {
                 "operator_cpu_ms_per_job",
                 json!(round(self.cpu_ms_per_job(), 3)),
             ),
+            (
+                "sandbox_cpu_ms_per_job",
+                json!(round(self.own_cpu_ms_per_job(), 3)),
+            ),
+            ("cpu_busy", json!(round(self.cpu_busy(), 3))),
             ("phases", json!(phases)),
             ("unfinished", json!(self.unfinished)),
             ("undispatched", json!(self.undispatched)),
@@ -515,6 +546,15 @@ impl Report {
                 self.usage_after
                     .cpu_ms
                     .saturating_sub(self.usage_before.cpu_ms)
+            ),
+        );
+        row(
+            "sandbox CPU",
+            format!(
+                "{:.3} ms per job (this process: API server, simulated kubelet, watchers); operator and sandbox kept the {} CPUs {:.0}% busy",
+                self.own_cpu_ms_per_job(),
+                self.machine.cpus,
+                100.0 * self.cpu_busy()
             ),
         );
         let mut phases: Vec<String> = self
@@ -674,6 +714,8 @@ mod tests {
                 rss_kib: 30 * 1024,
                 cpu_ms: 300,
             },
+            own_cpu_ms: 600,
+            usage_seconds: 1.0,
             phases: BTreeMap::from([("Succeeded".to_owned(), 100)]),
             unfinished: 0,
             undispatched: 0,
@@ -694,6 +736,7 @@ mod tests {
         assert_eq!(r.idle_dispatch_over_watch(), 3.0);
         assert_eq!(r.rss_mib(), 40.0);
         assert_eq!(r.cpu_ms_per_job(), 2.0);
+        assert_eq!(r.own_cpu_ms_per_job(), 6.0);
         let met: Vec<bool> = r.goals().iter().map(|g| g.met).collect();
         assert_eq!(met, [true, true, false, false, true]);
     }

@@ -28,7 +28,9 @@ use kube::runtime::watcher;
 use serde_json::json;
 
 use super::capacity::{self, CAPACITY_NAMESPACE};
-use super::cluster::{Cluster, ClusterOptions, OperatorProcess, sibling_operator_binary};
+use super::cluster::{
+    Cluster, ClusterOptions, OperatorProcess, ProcUsage, sibling_operator_binary,
+};
 use super::jobs::{
     Created, FirstSeen, JobPlan, Tracker, create_jobs, create_retrying, create_timed,
     duplicate_pods, track_jobs, track_pods,
@@ -273,6 +275,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
     let user = Cluster::operator_user();
     let stats_before = cluster.sandbox().stats();
     let usage_before = operator.usage()?;
+    let own_before = ProcUsage::of(std::process::id())?;
+    let usage_window = Instant::now();
     let created_count = Arc::new(AtomicUsize::new(0));
     let probes_created = Arc::new(Mutex::new(HashMap::new()));
     let create_client = cluster.new_client().await?;
@@ -342,6 +346,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         eprintln!("warning: {error}");
     }
     let usage_after = operator.usage()?;
+    let own_cpu_ms = ProcUsage::of(std::process::id())?
+        .cpu_ms
+        .saturating_sub(own_before.cpu_ms);
+    let usage_seconds = usage_window.elapsed().as_secs_f64();
     let stats_after = cluster.sandbox().stats();
     probe_task
         .await
@@ -426,6 +434,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
             .saturating_sub(requests_of(&stats_before, &user)),
         usage_before,
         usage_after,
+        own_cpu_ms,
+        usage_seconds,
         phases,
         unfinished: args.jobs.saturating_sub(jobs_state.finished()),
         undispatched,
