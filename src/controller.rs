@@ -345,18 +345,19 @@ pub async fn reconcile(job: Arc<TestJob>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
 
-    // Read: the runner Pod to judge. A Running attempt's Pod comes from the cache when it is
-    // there (its changes trigger a reconcile) and otherwise fresh from the API server, because
-    // the cache may not have seen a Pod created a moment ago and "missing" would fail the
-    // attempt; a finished job's leftover Pod comes from the cache.
+    // Read: the runner Pod to judge. A Running attempt's Pod comes from the cache while the
+    // cache shows it running (nothing to do; its changes trigger a reconcile). Anything that may
+    // end the attempt is judged on a fresh read: a Pod missing from the cache may just have been
+    // created, and a finished or deleting Pod's last state decides the outcome. A finished
+    // job's leftover Pod comes from the cache.
     let phase = job.status.as_ref().and_then(|s| s.phase);
     let cleanup_check = phase.is_some_and(|p| {
         ctx.config.policy.pod_cleanup(&job).deletes_after(p) && !ctx.queue.is_cleaned(&job)
     });
     let current_pod = match running_pod_name(&job) {
         Some(name) => match cached_pod_now(&ctx, &namespace, &name) {
-            Some(pod) => Some(pod),
-            None => pods.get_opt(&name).await?,
+            Some(pod) if is_running(&pod) => Some(pod),
+            _ => pods.get_opt(&name).await?,
         },
         None if cleanup_check => cached_pod(&ctx, &namespace, &last_pod_name(&job)).await,
         None => None,
@@ -516,6 +517,12 @@ fn last_pod_name(job: &TestJob) -> String {
     status
         .pod_name
         .unwrap_or_else(|| pod_name(&job.name_any(), attempt))
+}
+
+/// Whether `pod` is Pending or Running and not being deleted.
+fn is_running(pod: &Pod) -> bool {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    matches!(phase, None | Some("Pending" | "Running")) && pod.metadata.deletion_timestamp.is_none()
 }
 
 /// The runner Pod `name` as the controller's cache holds it now.

@@ -615,25 +615,25 @@ impl Report {
             ),
             latencies: vec![
                 Curve {
-                    label: "dispatch, all N at once: create sent → runner Pod seen",
+                    label: "dispatch, all N at once",
                     colour: "#d62728",
                     latencies: &self.dispatch,
                     dashed: false,
                 },
                 Curve {
-                    label: "watch floor, same run: create sent → watcher saw it",
+                    label: "watch floor, same run",
                     colour: "#1f77b4",
                     latencies: &self.watch,
                     dashed: false,
                 },
                 Curve {
-                    label: "dispatch, one job at a time (idle)",
+                    label: "dispatch, one at a time",
                     colour: "#d62728",
                     latencies: &self.idle_dispatch,
                     dashed: true,
                 },
                 Curve {
-                    label: "watch floor, one at a time (idle)",
+                    label: "watch floor, one at a time",
                     colour: "#1f77b4",
                     latencies: &self.idle_watch,
                     dashed: true,
