@@ -534,13 +534,12 @@ fn cached_pod_now(ctx: &Context, namespace: &str, name: &str) -> Option<Pod> {
 
 /// The runner Pod `name` in the controller's cache, once the cache has been listed.
 async fn cached_pod(ctx: &Context, namespace: &str, name: &str) -> Option<Pod> {
-    let cache = ctx.pod_cache()?;
+    // Without a cache there is no list to wait for.
+    ctx.pod_cache()?;
     // A timeout leaves the answer to the cache as it is: at worst a leftover Pod is kept.
     let mut listed = ctx.pods_listed.subscribe();
     let _ = tokio::time::timeout(POD_CACHE_WAIT, listed.wait_for(|done| *done)).await;
-    cache
-        .get(&ObjectRef::new(name).within(namespace))
-        .map(|pod| pod.as_ref().clone())
+    cached_pod_now(ctx, namespace, name)
 }
 
 /// What creating the runner Pod led to.

@@ -174,22 +174,12 @@ impl Report {
 
     /// Dispatch p50 ÷ watch p50.
     pub fn dispatch_over_watch(&self) -> f64 {
-        let watch = self.watch.percentile(50.0);
-        if watch > 0.0 {
-            self.dispatch.percentile(50.0) / watch
-        } else {
-            0.0
-        }
+        p50_ratio(&self.dispatch, &self.watch)
     }
 
     /// Idle dispatch p50 ÷ idle watch p50.
     pub fn idle_dispatch_over_watch(&self) -> f64 {
-        let watch = self.idle_watch.percentile(50.0);
-        if watch > 0.0 {
-            self.idle_dispatch.percentile(50.0) / watch
-        } else {
-            0.0
-        }
+        p50_ratio(&self.idle_dispatch, &self.idle_watch)
     }
 
     /// Peak RSS of the operator, MiB.
@@ -667,6 +657,16 @@ pub(super) fn per_second(count: f64, seconds: f64) -> f64 {
 pub(super) fn round(value: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     (value * scale).round() / scale
+}
+
+/// `a` p50 ÷ `b` p50; 0 when `b` has no positive p50.
+fn p50_ratio(a: &Latencies, b: &Latencies) -> f64 {
+    let floor = b.percentile(50.0);
+    if floor > 0.0 {
+        a.percentile(50.0) / floor
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]
