@@ -7,11 +7,14 @@ WORKDIR /src
 # Manifests first, so dependency builds are cached across source changes.
 COPY Cargo.toml Cargo.lock ./
 COPY sandbox/Cargo.toml sandbox/Cargo.toml
-RUN mkdir -p src sandbox/src \
+COPY testkit/Cargo.toml testkit/Cargo.toml
+COPY bench/Cargo.toml bench/Cargo.toml
+RUN mkdir -p src sandbox/src testkit/src bench/src \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs sandbox/src/lib.rs \
  && echo 'fn main() {}' > sandbox/src/main.rs \
+ && touch testkit/src/lib.rs bench/src/lib.rs && echo 'fn main() {}' > bench/src/main.rs \
  && cargo build --release --locked --no-default-features -p testjob-operator \
- && rm -rf src sandbox/src
+ && rm -rf src sandbox/src testkit/src bench/src
 COPY . .
 # Touch the sources so cargo rebuilds the placeholder crates.
 RUN touch src/main.rs src/lib.rs \

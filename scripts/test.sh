@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-tools.sh
+bash scripts/install-browser.sh # chromium + chromedriver for tests/dashboard_browser.rs
 export TESTJOB_KUBECTL="$PWD/.tools/bin/kubectl"
 export TESTJOB_HELM="$PWD/.tools/bin/helm"
 

@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the TestJob CustomResourceDefinition as YAML (apply it with `kubectl apply -f -`).
     Crd,
+    /// Serve the read-only web dashboard: a live list of TestJobs, a page per job, the queue.
+    Dashboard(crate::dashboard::DashboardArgs),
     /// Start an in-memory cluster with the CRD and the controller, apply manifests, run until Ctrl-C.
     #[cfg(feature = "sandbox")]
     Sandbox(crate::sandbox_cmd::SandboxArgs),
@@ -43,6 +45,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox(args) => {
             init_tracing(args.run.observability.log_format);
             crate::sandbox_cmd::execute(args).await
+        }
+        Command::Dashboard(args) => {
+            init_tracing(args.log_format);
+            let client = kube::Client::try_default().await?;
+            crate::dashboard::run(client, args).await
         }
         Command::Run(args) => {
             init_tracing(args.observability.log_format);

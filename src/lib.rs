@@ -6,12 +6,11 @@
 //! [`pod::build_runner_pod`], pure) → write the status built by [`status`] (pure) with
 //! optimistic concurrency. [`controller`] wires this into a kube-runtime `Controller`.
 
-#[cfg(feature = "sandbox")]
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod crd;
+pub mod dashboard;
 pub mod decide;
 pub mod http;
 pub mod leader;
@@ -19,6 +18,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod pod;
 pub mod queue;
+pub mod report;
 pub mod results;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_cmd;

@@ -268,20 +268,37 @@ impl Queue {
 
     /// Sorts first in line first: priority (desc), creation time (asc), namespace, name.
     fn rank_key(&self, job: &TestJob) -> RankKey {
-        (
-            Reverse(job.spec.priority.unwrap_or(self.config.default_priority)),
+        start_order_key(
+            job.spec.priority.unwrap_or(self.config.default_priority),
             job.meta()
                 .creation_timestamp
                 .as_ref()
-                .map(|t| t.0.as_second())
-                .unwrap_or(i64::MAX),
+                .map(|t| t.0.as_second()),
             job.namespace().unwrap_or_default(),
             job.name_any(),
         )
     }
 }
 
-type RankKey = (Reverse<i32>, i64, String, String);
+/// The order waiting jobs start in, as a sort key (smallest first): priority (desc), creation
+/// time in Unix seconds (asc, unknown last), namespace, name. Shared with the dashboard's queue
+/// view, so that it shows the order the controller uses.
+pub fn start_order_key(
+    priority: i32,
+    created: Option<i64>,
+    namespace: String,
+    name: String,
+) -> RankKey {
+    (
+        Reverse(priority),
+        created.unwrap_or(i64::MAX),
+        namespace,
+        name,
+    )
+}
+
+/// See [`start_order_key`].
+pub type RankKey = (Reverse<i32>, i64, String, String);
 
 /// Builds the slot table from the cache: every Running job holds a slot.
 fn initialize(state: &mut State) {

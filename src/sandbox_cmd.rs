@@ -57,8 +57,22 @@ pub async fn execute(args: SandboxArgs) -> anyhow::Result<()> {
 
     install_crd(&client).await?;
     println!("installed the TestJob CRD (testjobs.testjob.dev)");
+    // The dashboard sees what the controller sees, on a free local port.
+    let dashboard_settings = crate::dashboard::Settings {
+        namespace: config.namespace.clone(),
+        max_running: config.queue.max_running,
+        default_priority: config.queue.default_priority,
+        page_size: 100,
+    };
     let controller = tokio::spawn(controller::run(client.clone(), config));
     tokio::spawn(report_progress(client.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the dashboard's port")?;
+    let dashboard =
+        crate::dashboard::Dashboard::start(client.clone(), dashboard_settings, listener)
+            .context("starting the dashboard")?;
+    println!("dashboard: {}", dashboard.url());
 
     for (path, documents) in args.apply.iter().zip(manifests) {
         for doc in documents {
@@ -69,7 +83,8 @@ pub async fn execute(args: SandboxArgs) -> anyhow::Result<()> {
         }
     }
     println!(
-        "\nThe sandbox runs until Ctrl-C. From another terminal:\n  export KUBECONFIG={}\n  kubectl get testjobs\n",
+        "\nThe sandbox runs until Ctrl-C. Open {} in a browser, or from another terminal:\n  export KUBECONFIG={}\n  kubectl get testjobs\n",
+        dashboard.url(),
         kubeconfig.display()
     );
 

@@ -13,20 +13,8 @@ fn chart() -> PathBuf {
     root().join("charts/testjob-operator")
 }
 
-fn tool(env: &str, installed: &str) -> PathBuf {
-    let path = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(installed));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-tools.sh",
-        path.display()
-    );
-    path
-}
-
 fn helm() -> PathBuf {
-    tool("TESTJOB_HELM", ".tools/bin/helm")
+    testjob_testkit::tools::helm()
 }
 
 fn run(cmd: &mut Command) -> (bool, String, String) {
@@ -98,10 +86,7 @@ fn lint_strict_passes_for_default_and_custom_values() {
 
 #[test]
 fn rendered_manifests_pass_kubernetes_validate() {
-    let validate = tool(
-        "TESTJOB_KUBERNETES_VALIDATE",
-        ".tools/venv/bin/kubernetes-validate",
-    );
+    let validate = testjob_testkit::tools::kubernetes_validate();
     let dir = tempfile::tempdir().expect("tempdir");
     for values in [None, Some("custom-values.yaml")] {
         let file = dir.path().join("rendered.yaml");

@@ -3,29 +3,25 @@
 //! for the controller and no more. Then `helm upgrade` with changed values and `helm uninstall`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use kube_sandbox::{PodMode, Sandbox, SandboxConfig};
+use kube_sandbox::PodMode;
+use testjob_testkit::{
+    kubeconfig::write_token_kubeconfig,
+    operator::OperatorCommand,
+    sandbox::{SandboxOptions, TestSandbox},
+    tools,
+    wait::poll_blocking,
+    workspace_dir,
+};
 
 const RELEASE: &str = "testjob";
 const RELEASE_NS: &str = "testjob-system";
 const SERVICE_ACCOUNT: &str = "testjob-testjob-operator";
 
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tool(env: &str, installed: &str) -> PathBuf {
-    let path = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(installed));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-tools.sh",
-        path.display()
-    );
-    path
+    workspace_dir()
 }
 
 struct Cli {
@@ -66,38 +62,16 @@ impl Cli {
     }
 }
 
-fn wait_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A kubeconfig like `admin` but authenticating with `token`.
-fn kubeconfig_with_token(admin: &Path, token: &str, out: &Path) {
-    let mut config: serde_json::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(admin).expect("kubeconfig")).expect("yaml");
-    config["users"][0]["user"] = serde_json::json!({ "token": token });
-    std::fs::write(out, serde_yaml::to_string(&config).expect("yaml")).expect("write kubeconfig");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        pods: PodMode::Exec,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = TestSandbox::start(SandboxOptions::with_pods(PodMode::Exec))
+        .await
+        .expect("sandbox");
     let admin = Cli {
         kubeconfig: sandbox.kubeconfig_path().to_path_buf(),
     };
-    let helm = tool("TESTJOB_HELM", ".tools/bin/helm");
-    let kubectl = tool("TESTJOB_KUBECTL", ".tools/bin/kubectl");
+    let helm = tools::helm();
+    let kubectl = tools::kubectl();
     let chart = root().join("charts/testjob-operator");
     let chart = chart.to_str().expect("utf-8 path");
 
@@ -158,25 +132,18 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
         &kubectl,
         &["create", "token", SERVICE_ACCOUNT, "-n", RELEASE_NS],
     );
-    let sa_kubeconfig = sandbox
-        .kubeconfig_path()
-        .with_file_name("operator-kubeconfig");
-    kubeconfig_with_token(sandbox.kubeconfig_path(), token.trim(), &sa_kubeconfig);
-    let operator_log = sandbox.kubeconfig_path().with_file_name("operator.log");
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_testjob-operator"))
-        .args([
-            "run",
-            "--leader-elect",
-            "--lease-namespace",
-            RELEASE_NS,
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .env("KUBECONFIG", &sa_kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&operator_log).expect("log file"))
-        .spawn()
-        .expect("start the operator");
+    let sa_kubeconfig = sandbox.dir().join("operator-kubeconfig");
+    write_token_kubeconfig(sandbox.kubeconfig_path(), token.trim(), &sa_kubeconfig)
+        .expect("write the operator's kubeconfig");
+    let mut operator = OperatorCommand::new(
+        env!("CARGO_BIN_EXE_testjob-operator"),
+        "testjob-operator",
+        sandbox.dir().join("operator.log"),
+    )
+    .args(["--leader-elect", "--lease-namespace", RELEASE_NS])
+    .kubeconfig(&sa_kubeconfig)
+    .spawn()
+    .expect("start the operator");
 
     let sa = Cli {
         kubeconfig: sa_kubeconfig.clone(),
@@ -202,7 +169,7 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
             "--timeout=60s",
         ],
     );
-    let log = std::fs::read_to_string(&operator_log).unwrap_or_default();
+    let log = operator.log();
     assert!(
         waited.status.success(),
         "the TestJob did not succeed under the chart's RBAC; operator log:\n{log}"
@@ -227,7 +194,7 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
         "4/5 passed open-catalog add-to-cart apply-coupon pay confirm-order"
     );
     // The Started/Succeeded events were written with the chart's events permission.
-    let events = wait_until("the Succeeded event", Duration::from_secs(30), || {
+    let events = poll_blocking("the Succeeded event", Duration::from_secs(30), || {
         let out = admin.ok(
             &kubectl,
             &[
@@ -242,7 +209,8 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
             ],
         );
         out.contains("Succeeded").then_some(out)
-    });
+    })
+    .expect("the TestJob's events");
     assert!(events.contains("Started"), "{events}");
     // The leader-election Lease lives in the release namespace.
     let holder = admin.ok(
@@ -297,8 +265,7 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
     );
     assert_eq!(String::from_utf8_lossy(&cannot.stdout).trim(), "no");
 
-    let _ = operator.kill();
-    let _ = operator.wait();
+    operator.kill().await.expect("stop the operator");
 
     // Upgrade with changed values: the Deployment's flags follow.
     let upgraded = admin.ok(

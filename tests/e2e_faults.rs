@@ -4,7 +4,7 @@
 //!
 //! Each test starts an in-process sandbox with simulated runner Pods (`sandbox.kube/*`
 //! annotations: exit codes and run times chosen per job) and runs the operator binary as child
-//! processes under its own ServiceAccount (`testjob_operator::bench::cluster`). Watches of this
+//! processes under its own ServiceAccount (`testjob_testkit::cluster`). Watches of this
 //! process record every runner Pod ever created (name and uid), so that a Pod created twice is
 //! caught even after it was cleaned up. Waits are on watched conditions with deadlines; the
 //! only timed steps are the fault schedule itself (when to kill the controller next).
@@ -24,17 +24,19 @@ use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::watcher;
 use kube_sandbox::FaultConfig;
 
-use testjob_operator::bench::cluster::{Cluster, ClusterOptions, OperatorProcess};
-use testjob_operator::bench::jobs::{
-    JobPlan, JobsSeen, Observe, PodsSeen, Tracker, create_jobs, duplicate_pods, list_jobs,
-    track_jobs, track_pods, wrong_phases,
-};
 use testjob_operator::crd::{Phase, PodCleanup, TestJob};
 use testjob_operator::pod::{MANAGED_BY_LABEL, MANAGER, pod_name};
+use testjob_testkit::cluster::{Cluster, ClusterOptions};
+use testjob_testkit::jobs::{
+    JobPlan, JobsSeen, PodsSeen, create_jobs, duplicate_pods, list_jobs, track_jobs, track_pods,
+    wrong_phases,
+};
+use testjob_testkit::operator::OperatorProcess;
+use testjob_testkit::sandbox::keep_logs_asked;
+use testjob_testkit::wait::Deadline;
+use testjob_testkit::watch::{Observe, Tracker};
 
 const NAMESPACE: &str = "faults";
-/// Set to keep the operators' logs (the directory is printed).
-const KEEP_LOGS_ENV: &str = "TESTJOB_KEEP_LOGS";
 
 fn operator_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_testjob-operator"))
@@ -72,7 +74,8 @@ struct Fixture {
 impl Fixture {
     async fn start(options: ClusterOptions) -> anyhow::Result<Fixture> {
         let mut cluster = Cluster::start(options).await?;
-        if std::env::var_os(KEEP_LOGS_ENV).is_some() {
+        // `TESTJOB_KEEP_LOGS` keeps the operators' logs (the directory is printed).
+        if keep_logs_asked() {
             eprintln!("operator logs kept in {}", cluster.keep_dir().display());
         }
         cluster.create_namespace(NAMESPACE).await?;
@@ -91,9 +94,11 @@ impl Fixture {
 
     /// `testjob-operator run --namespace faults <flags>` as process `name`.
     fn operator(&self, name: &str, flags: &[&str]) -> anyhow::Result<OperatorProcess> {
-        let mut args = vec!["--namespace".to_owned(), NAMESPACE.to_owned()];
-        args.extend(flags.iter().map(|f| (*f).to_owned()));
-        OperatorProcess::start(&self.cluster, operator_binary(), name, &args)
+        self.cluster
+            .operator(operator_binary(), name)
+            .args(["--namespace", NAMESPACE])
+            .args(flags.iter().copied())
+            .spawn()
     }
 
     /// Creates the jobs in the background (they keep arriving while faults happen).
@@ -223,7 +228,7 @@ async fn sigkill_every_few_seconds_loses_no_job() -> anyhow::Result<()> {
     let mut operator = fixture.operator("operator-0", &[])?;
     let creating = fixture.create_in_background(&plans);
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(300);
+    let deadline = Deadline::after("every job to finish", Duration::from_secs(300));
     let mut finished_at_kill = vec![];
     let mut recoveries = vec![];
     loop {
@@ -255,13 +260,13 @@ async fn sigkill_every_few_seconds_loses_no_job() -> anyhow::Result<()> {
                 restarted.elapsed()
             );
         }
-        if Instant::now() > deadline {
-            bail!(
+        deadline.check().with_context(|| {
+            format!(
                 "{} of {JOBS} jobs finished after {} kills",
                 fixture.finished(),
                 finished_at_kill.len()
-            );
-        }
+            )
+        })?;
     }
     let elapsed = started.elapsed();
     creating.await??;
@@ -443,16 +448,16 @@ async fn finish_supervised(
     count: usize,
     limit: Duration,
 ) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
+    let deadline = Deadline::after(format!("{count} finished jobs"), limit);
     while !fixture.wait_finished(count, Duration::from_secs(1)).await? {
         supervise(fixture, operator, restarts)?;
-        if Instant::now() > deadline {
-            bail!(
-                "{} jobs finished, waiting for {count}, after {limit:?}\n{}",
+        deadline.check().with_context(|| {
+            format!(
+                "{} jobs finished\n{}",
                 fixture.finished(),
                 operator.log_tail(40)
-            );
-        }
+            )
+        })?;
     }
     Ok(())
 }
@@ -499,11 +504,11 @@ async fn api_faults_lose_no_job() -> anyhow::Result<()> {
     let gone_before =
         injected(&fixture.cluster)["410"] + injected(&fixture.cluster)["watch ERROR events"];
     sandbox.set_watch_history(5);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Deadline::after("a watch to get 410 Gone", Duration::from_secs(60));
     while injected(&fixture.cluster)["410"] + injected(&fixture.cluster)["watch ERROR events"]
         <= gone_before
     {
-        ensure!(Instant::now() < deadline, "no watch got 410 Gone");
+        deadline.check()?;
         fixture
             .wait_finished(JOBS, Duration::from_millis(200))
             .await?;

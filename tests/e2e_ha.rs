@@ -13,12 +13,11 @@ mod common;
 use std::{
     collections::HashMap,
     net::SocketAddr,
-    path::PathBuf,
-    process::{ExitStatus, Stdio},
+    process::ExitStatus,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use k8s_openapi::api::{coordination::v1::Lease, core::v1::Namespace};
 use kube::{
     Api,
@@ -26,13 +25,14 @@ use kube::{
 };
 use kube_sandbox::PodMode;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    process::{Child, Command},
-};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::TestEnv;
 use testjob_operator::metrics::ERROR_REASONS;
+use testjob_testkit::{
+    operator::{OperatorCommand, OperatorProcess},
+    wait::{Deadline, poll},
+};
 
 const LEASE: &str = "testjob-operator";
 
@@ -61,55 +61,6 @@ fn job(name: &str, seconds: f64, exit_code: i32) -> Value {
             },
         },
     })
-}
-
-/// `kubectl apply` of several objects at once.
-async fn apply(env: &TestEnv, objects: &[Value]) -> anyhow::Result<()> {
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
-    env.apply_yaml(&list.to_string()).await?;
-    Ok(())
-}
-
-/// Polls `check` every 50 ms until it returns `Some`, failing after `limit`.
-async fn poll<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Option<T>>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await? {
-            return Ok(value);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out after {limit:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A point in time after which waiting fails.
-struct Deadline {
-    at: Instant,
-    limit: Duration,
-}
-
-impl Deadline {
-    fn after(limit: Duration) -> Self {
-        Deadline {
-            at: Instant::now() + limit,
-            limit,
-        }
-    }
-
-    /// Waits a little, failing once the deadline has passed.
-    async fn tick(&self) -> anyhow::Result<()> {
-        if Instant::now() > self.at {
-            bail!("timed out after {:?}", self.limit);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        Ok(())
-    }
 }
 
 /// One HTTP GET: `None` when nothing listens, else (status code, body).
@@ -148,36 +99,21 @@ async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<Option<(u16, S
 /// An operator process started by a test.
 struct Replica {
     name: String,
-    child: Child,
-    log: PathBuf,
+    process: OperatorProcess,
     addr: Option<SocketAddr>,
 }
 
 impl Replica {
     /// Starts `testjob-operator run` for the test namespace with `flags`, as Pod `name`.
     fn start(env: &TestEnv, name: &str, flags: &[&str]) -> anyhow::Result<Replica> {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-logs");
-        std::fs::create_dir_all(&dir)?;
-        let log = dir.join(format!("{}-{name}.log", env.namespace));
-        let file = std::fs::File::create(&log)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_testjob-operator"))
-            .args(["run", "--namespace", &env.namespace])
-            .args(["--metrics-addr", "127.0.0.1:0"])
-            .args(flags)
-            .env("KUBECONFIG", env.kubeconfig())
-            .env("RUST_LOG", "info,testjob_operator=debug")
-            .env("POD_NAME", name)
-            .env_remove("POD_NAMESPACE")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting testjob-operator")?;
+        let process = env
+            .operator_command(name)
+            .args(flags.iter().copied())
+            .pod_name()
+            .spawn()?;
         Ok(Replica {
             name: name.to_owned(),
-            child,
-            log,
+            process,
             addr: None,
         })
     }
@@ -201,19 +137,12 @@ impl Replica {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log()
     }
 
     /// The end of the log, for failure messages.
     fn tail(&self) -> String {
-        let log = self.log();
-        let lines: Vec<&str> = log.lines().collect();
-        format!(
-            "--- {} ({}):\n{}",
-            self.name,
-            self.log.display(),
-            lines[lines.len().saturating_sub(40)..].join("\n")
-        )
+        self.process.log_tail(40)
     }
 
     /// The address its HTTP server listens on, from its log.
@@ -255,7 +184,7 @@ impl Replica {
         says: &str,
         limit: Duration,
     ) -> anyhow::Result<String> {
-        let deadline = Deadline::after(limit);
+        let deadline = Deadline::after(format!("{} to be ready", self.name), limit);
         loop {
             self.check_alive()?;
             let (status, _, body) = self.get("/readyz").await?;
@@ -271,36 +200,17 @@ impl Replica {
     }
 
     fn check_alive(&mut self) -> anyhow::Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!("{} exited with {status}\n{}", self.name, self.tail());
-        }
-        Ok(())
-    }
-
-    fn pid(&self) -> anyhow::Result<u32> {
-        self.child.id().context("the process has been reaped")
+        self.process.check_alive()
     }
 
     /// Sends SIGTERM, as the kubelet does when it stops a Pod.
-    async fn terminate(&self) -> anyhow::Result<()> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid()?.to_string()])
-            .status()
-            .await?;
-        ensure!(status.success(), "kill -TERM failed");
-        Ok(())
+    fn terminate(&self) -> anyhow::Result<()> {
+        self.process.terminate()
     }
 
     /// Waits for the process to exit.
     async fn exited(&mut self, limit: Duration) -> anyhow::Result<ExitStatus> {
-        match tokio::time::timeout(limit, self.child.wait()).await {
-            Ok(status) => Ok(status?),
-            Err(_) => bail!(
-                "{} did not exit within {limit:?}\n{}",
-                self.name,
-                self.tail()
-            ),
-        }
+        self.process.exited(limit).await
     }
 }
 
@@ -330,7 +240,7 @@ async fn wait_finished(
     names: &[String],
     replicas: &mut [&mut Replica],
 ) -> anyhow::Result<HashMap<String, String>> {
-    let deadline = Deadline::after(env.timeout());
+    let deadline = Deadline::after("the jobs to finish", env.timeout());
     loop {
         for replica in replicas.iter_mut() {
             replica.check_alive()?;
@@ -407,7 +317,7 @@ async fn two_replicas_give_one_pod_per_attempt_and_the_leader_reports_metrics() 
     // Both replicas start at once, racing for the Lease while the jobs arrive.
     let mut a = Replica::elect(&env, "replica-a", 10, 3)?;
     let mut b = Replica::elect(&env, "replica-b", 10, 3)?;
-    apply(&env, &jobs).await?;
+    env.apply_all(&jobs).await?;
     let phases = wait_finished(&env, &names, &mut [&mut a, &mut b]).await?;
     let failed = phases.values().filter(|p| *p == "Failed").count();
     let succeeded = phases.values().filter(|p| *p == "Succeeded").count();
@@ -519,7 +429,7 @@ async fn killing_the_leader_hands_over_within_the_lease_duration() -> anyhow::Re
     // Jobs that are running when the leader dies, and jobs created while nobody leads.
     let first = names("before", 6);
     let jobs: Vec<Value> = first.iter().map(|n| job(n, 3.0, 0)).collect();
-    apply(&env, &jobs).await?;
+    env.apply_all(&jobs).await?;
     poll("the first jobs to run", env.timeout(), || async {
         let phases = env.phases().await?;
         Ok((phases.values().filter(|p| *p == "Running").count() >= 3).then_some(()))
@@ -527,11 +437,11 @@ async fn killing_the_leader_hands_over_within_the_lease_duration() -> anyhow::Re
     .await
     .with_context(|| a.tail())?;
 
-    a.child.kill().await?;
+    a.process.kill().await?;
     let killed = Instant::now();
     let second = names("after", 4);
     let jobs: Vec<Value> = second.iter().map(|n| job(n, 0.5, 0)).collect();
-    apply(&env, &jobs).await?;
+    env.apply_all(&jobs).await?;
 
     let limit = Duration::from_secs(DURATION) + Duration::from_secs(2);
     wait_for_holder(&env, "replica-b", limit + Duration::from_secs(10))
@@ -579,7 +489,7 @@ async fn sigterm_releases_the_lease_so_the_standby_takes_over_at_once() -> anyho
 
     let first = names("before", 4);
     let jobs: Vec<Value> = first.iter().map(|n| job(n, 2.0, 0)).collect();
-    apply(&env, &jobs).await?;
+    env.apply_all(&jobs).await?;
     poll("the jobs to run", env.timeout(), || async {
         let phases = env.phases().await?;
         Ok(first
@@ -590,7 +500,7 @@ async fn sigterm_releases_the_lease_so_the_standby_takes_over_at_once() -> anyho
     .await
     .with_context(|| a.tail())?;
 
-    a.terminate().await?;
+    a.terminate()?;
     let signalled = Instant::now();
     let status = a.exited(Duration::from_secs(30)).await?;
     let stopped = signalled.elapsed();
@@ -616,7 +526,7 @@ async fn sigterm_releases_the_lease_so_the_standby_takes_over_at_once() -> anyho
 
     let second = names("after", 3);
     let jobs: Vec<Value> = second.iter().map(|n| job(n, 0.2, 0)).collect();
-    apply(&env, &jobs).await?;
+    env.apply_all(&jobs).await?;
     let all: Vec<String> = first.iter().chain(&second).cloned().collect();
     let phases = wait_finished(&env, &all, &mut [&mut b]).await?;
     ensure!(phases.values().all(|p| p == "Succeeded"), "{phases:?}");
@@ -712,9 +622,9 @@ async fn readyz_is_503_until_the_lease_is_reachable_and_the_cache_synced() -> an
 async fn log_format_json_prints_one_json_object_per_line() -> anyhow::Result<()> {
     let env = TestEnv::with_pods("ha-json-logs", PodMode::Simulate).await?;
     let mut a = Replica::start(&env, "json", &["--log-format", "json"])?;
-    apply(&env, &[job("json-job", 0.1, 0)]).await?;
+    env.apply_all(&[job("json-job", 0.1, 0)]).await?;
     wait_finished(&env, &["json-job".to_owned()], &mut [&mut a]).await?;
-    a.terminate().await?;
+    a.terminate()?;
     let status = a.exited(Duration::from_secs(30)).await?;
     assert!(status.success(), "{status}\n{}", a.tail());
 
@@ -746,24 +656,19 @@ async fn log_format_json_prints_one_json_object_per_line() -> anyhow::Result<()>
 #[tokio::test]
 async fn sandbox_command_logs_json_too() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let stderr_path = dir.path().join("stderr.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_testjob-operator"))
-        .args([
-            "sandbox",
-            "--log-format",
-            "json",
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--kubeconfig")
-        .arg(dir.path().join("kubeconfig"))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path)?)
-        .kill_on_drop(true)
-        .spawn()?;
-    let read = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let mut sandbox = OperatorCommand::new(
+        env!("CARGO_BIN_EXE_testjob-operator"),
+        "sandbox",
+        dir.path().join("stderr.log"),
+    )
+    .subcommand("sandbox")
+    .args(["--log-format", "json"])
+    .arg("--kubeconfig")
+    .arg(dir.path().join("kubeconfig"))
+    .rust_log("info")
+    .discard_stdout()
+    .spawn()?;
+    let read = || sandbox.log();
     poll(
         "the sandbox's controller to start",
         Duration::from_secs(60),
@@ -771,13 +676,9 @@ async fn sandbox_command_logs_json_too() -> anyhow::Result<()> {
     )
     .await
     .with_context(read)?;
-    let pid = child.id().context("running")?;
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .await?;
-    tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
-    for line in read().lines().filter(|l| !l.trim().is_empty()) {
+    sandbox.terminate()?;
+    sandbox.exited(Duration::from_secs(30)).await?;
+    for line in sandbox.log().lines().filter(|l| !l.trim().is_empty()) {
         let entry: Value =
             serde_json::from_str(line).with_context(|| format!("not a JSON line: {line}"))?;
         ensure!(entry.get("level").is_some(), "{line}");

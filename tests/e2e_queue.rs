@@ -50,13 +50,6 @@ fn job(name: &str, seconds: f64, exit_code: i32, extra: Value) -> Value {
     })
 }
 
-/// `kubectl apply` of several objects at once.
-async fn apply(env: &TestEnv, objects: &[Value]) -> anyhow::Result<()> {
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
-    env.apply_yaml(&list.to_string()).await?;
-    Ok(())
-}
-
 fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value
         .pointer(pointer)
@@ -228,7 +221,7 @@ async fn a_limit_of_two_runs_six_jobs_two_at_a_time_by_priority_then_age() -> an
             .iter()
             .map(|(name, priority, seconds)| job(name, *seconds, 0, json!({"priority": priority})))
             .collect();
-        apply(&env, &jobs).await?;
+        env.apply_all(&jobs).await?;
         let names: Vec<&str> = batch.iter().map(|(name, ..)| *name).collect();
         next_second(&env, &names).await?;
     }
@@ -304,13 +297,10 @@ async fn an_attempt_over_its_time_limit_fails_with_reason_timeout() -> anyhow::R
     let env = TestEnv::with_pods("timeout", PodMode::Simulate).await?;
     env.start_operator_with(&["--default-timeout-seconds", "2"])
         .await?;
-    apply(
-        &env,
-        &[
-            job("limited", 120.0, 0, json!({"timeoutSeconds": 1})),
-            job("defaulted", 120.0, 0, json!({})),
-        ],
-    )
+    env.apply_all(&[
+        job("limited", 120.0, 0, json!({"timeoutSeconds": 1})),
+        job("defaulted", 120.0, 0, json!({})),
+    ])
     .await?;
     env.wait_for_phase("Failed", &["limited", "defaulted"])
         .await?;
@@ -348,7 +338,8 @@ async fn retries_run_new_pods_after_a_backoff_and_stop_at_the_limit() -> anyhow:
     let watch = Watch::start(&env).await?;
     env.start_operator_with(&["--retry-backoff-seconds", "1"])
         .await?;
-    apply(&env, &[job("flaky", 0.2, 1, json!({"retries": 2}))]).await?;
+    env.apply_all(&[job("flaky", 0.2, 1, json!({"retries": 2}))])
+        .await?;
     env.wait_for_phase("Failed", &["flaky"]).await?;
 
     let job = env.job("flaky").await?;
@@ -418,7 +409,7 @@ async fn a_retry_can_succeed_and_then_every_attempt_pod_is_cleaned_up() -> anyho
     let mut flaky = job("second-time", 0.0, 0, json!({"retries": 3}));
     flaky["spec"]["runner"]["args"] =
         json!([r#"echo "attempt $TESTJOB_ATTEMPT"; [ "$TESTJOB_ATTEMPT" -ge 2 ]"#]);
-    apply(&env, &[flaky]).await?;
+    env.apply_all(&[flaky]).await?;
     env.wait_for_phase("Succeeded", &["second-time"]).await?;
     let job = env.job("second-time").await?;
     ensure!(job["status"]["attempt"] == 2, "{}", job["status"]);
@@ -440,15 +431,12 @@ async fn cancel_stops_a_running_job_keeping_its_logs_and_a_queued_job_never_star
     env.start_operator_with(&["--max-running", "1"]).await?;
     let mut long = job("long", 600.0, 0, json!({"priority": 1}));
     long["spec"]["runner"]["args"] = json!(["echo started; sleep 600"]);
-    apply(&env, &[long]).await?;
+    env.apply_all(&[long]).await?;
     env.wait_for_phase("Running", &["long"]).await?;
-    apply(
-        &env,
-        &[
-            job("queued", 0.0, 0, json!({"priority": 1})),
-            job("after", 0.0, 0, json!({})),
-        ],
-    )
+    env.apply_all(&[
+        job("queued", 0.0, 0, json!({"priority": 1})),
+        job("after", 0.0, 0, json!({})),
+    ])
     .await?;
     env.wait_for("condition=Queued", &["queued", "after"])
         .await?;
@@ -539,7 +527,7 @@ async fn pod_cleanup_deletes_runner_pods_as_asked() -> anyhow::Result<()> {
             job(name, 0.0, *exit, extra)
         })
         .collect();
-    apply(&env, &jobs).await?;
+    env.apply_all(&jobs).await?;
     let ok: Vec<&str> = cases.iter().filter(|c| c.2 == 0).map(|c| c.0).collect();
     let failed: Vec<&str> = cases.iter().filter(|c| c.2 != 0).map(|c| c.0).collect();
     env.wait_for_phase("Succeeded", &ok).await?;
@@ -568,14 +556,11 @@ async fn pod_cleanup_deletes_runner_pods_as_asked() -> anyhow::Result<()> {
 async fn finished_jobs_are_deleted_after_their_ttl() -> anyhow::Result<()> {
     let env = TestEnv::with_pods("ttl", PodMode::Simulate).await?;
     env.start_operator().await?;
-    apply(
-        &env,
-        &[
-            // Failed, so Pod cleanup keeps its Pod: it goes with the job.
-            job("short-lived", 0.0, 1, json!({"ttlSecondsAfterFinished": 1})),
-            job("kept", 0.0, 1, json!({})),
-        ],
-    )
+    env.apply_all(&[
+        // Failed, so Pod cleanup keeps its Pod: it goes with the job.
+        job("short-lived", 0.0, 1, json!({"ttlSecondsAfterFinished": 1})),
+        job("kept", 0.0, 1, json!({})),
+    ])
     .await?;
     env.wait_for_phase("Failed", &["kept"]).await?;
     let timeout = format!("--timeout={}s", env.timeout().as_secs());

@@ -2,12 +2,10 @@
 //! operator binary as a child process, and the real kubectl.
 //!
 //! The cluster is a real one when `TESTJOB_E2E_KUBECONFIG` names a kubeconfig file, otherwise a
-//! new in-memory sandbox per test (see `sandbox.rs`). kubectl is `$TESTJOB_KUBECTL`, else
-//! `.tools/bin/kubectl` in this package, else `kubectl` on the PATH. Waits always have deadlines.
+//! new in-memory sandbox per test. The sandbox, the operator process, kubectl's lookup and the
+//! waits come from `testjob-testkit`; waits always have deadlines.
 
 #![allow(dead_code, reason = "each test crate uses its own part of the harness")]
-
-pub mod sandbox;
 
 use std::{
     collections::{HashMap, hash_map::RandomState},
@@ -19,7 +17,7 @@ use std::{
         Mutex, PoisonError,
         atomic::{AtomicU32, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context as _, bail};
@@ -33,11 +31,15 @@ use serde_json::Value;
 use tokio::{io::AsyncWriteExt, process::Command};
 
 use testjob_operator::pod::{MANAGED_BY_LABEL, MANAGER, pod_selector};
+use testjob_testkit::{
+    operator::{self, DEBUG_LOG, OperatorCommand, OperatorProcess},
+    sandbox::{SandboxOptions, TestSandbox},
+    tools,
+    wait::{Deadline, poll_with},
+};
 
 /// Environment variable naming a kubeconfig of a real cluster to test against.
 pub const REAL_CLUSTER_ENV: &str = "TESTJOB_E2E_KUBECONFIG";
-/// Environment variable naming the kubectl binary to use.
-pub const KUBECTL_ENV: &str = "TESTJOB_KUBECTL";
 
 /// The package directory (examples, fixtures and the CRD are found from here).
 pub fn package_dir() -> &'static Path {
@@ -52,11 +54,7 @@ pub fn package_file(relative: &str) -> PathBuf {
 enum Cluster {
     Real,
     // Only held so that the sandbox lives as long as the test.
-    Sandbox(#[allow(dead_code)] sandbox::SandboxHandle),
-}
-
-struct Operator {
-    child: tokio::process::Child,
+    Sandbox(#[allow(dead_code)] Box<TestSandbox>),
 }
 
 /// Output of one kubectl run.
@@ -77,7 +75,7 @@ pub struct TestEnv {
     kubeconfig: PathBuf,
     kubectl: PathBuf,
     client: kube::Client,
-    operator: Mutex<Option<Operator>>,
+    operator: Mutex<Option<OperatorProcess>>,
     operator_log: PathBuf,
     // Declared last so the sandbox outlives everything that talks to it.
     cluster: Cluster,
@@ -95,11 +93,11 @@ impl TestEnv {
         let (cluster, kubeconfig) = match std::env::var_os(REAL_CLUSTER_ENV) {
             Some(path) if !path.is_empty() => (Cluster::Real, PathBuf::from(path)),
             _ => {
-                let handle = sandbox::start_sandbox_with(pods)
+                let handle = TestSandbox::start(SandboxOptions::with_pods(pods))
                     .await
                     .context("starting a sandbox")?;
                 let path = handle.kubeconfig_path().to_path_buf();
-                (Cluster::Sandbox(handle), path)
+                (Cluster::Sandbox(Box::new(handle)), path)
             }
         };
         let kubeconfig_data = Kubeconfig::read_from(&kubeconfig)
@@ -115,7 +113,7 @@ impl TestEnv {
             operator_log: log_dir.join(format!("{namespace}-operator.log")),
             namespace,
             kubeconfig,
-            kubectl: kubectl_binary(),
+            kubectl: tools::kubectl(),
             client,
             operator: Mutex::new(None),
             cluster,
@@ -194,73 +192,54 @@ impl TestEnv {
     /// [`TestEnv::start_operator`] with extra flags, e.g. `["--max-running", "2"]`.
     pub async fn start_operator_with(&self, flags: &[&str]) -> anyhow::Result<()> {
         self.kill_operator().await?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.operator_log)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_testjob-operator"))
-            .args(["run", "--namespace", &self.namespace])
-            .args(flags)
-            // Tests run in parallel: each operator serves its endpoints on a port of its own.
-            .args(
-                (!flags.iter().any(|f| f.starts_with("--metrics-addr")))
-                    .then_some(["--metrics-addr", "127.0.0.1:0"])
-                    .into_iter()
-                    .flatten(),
-            )
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("RUST_LOG", "info,testjob_operator=debug")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting testjob-operator")?;
-        *self.operator() = Some(Operator { child });
+        let operator = self
+            .operator_command("operator")
+            .args(flags.iter().copied())
+            .spawn()?;
+        *self.operator() = Some(operator);
         Ok(())
+    }
+
+    /// `testjob-operator run --namespace <ns>` as process `name` with the test's kubeconfig and
+    /// debug logs, logging to `<ns>-<name>.log` under the test target directory; add flags and
+    /// spawn it (tests that run several operators keep them themselves).
+    pub fn operator_command(&self, name: &str) -> OperatorCommand {
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("e2e-logs")
+            .join(format!("{}-{name}.log", self.namespace));
+        OperatorCommand::new(env!("CARGO_BIN_EXE_testjob-operator"), name, log)
+            .args(["--namespace", self.namespace.as_str()])
+            .kubeconfig(&self.kubeconfig)
+            .rust_log(DEBUG_LOG)
     }
 
     /// Kills the operator with SIGKILL, as a crash would, and reaps it.
     pub async fn kill_operator(&self) -> anyhow::Result<()> {
         let running = self.operator().take();
         if let Some(mut operator) = running {
-            operator
-                .child
-                .kill()
-                .await
-                .context("killing testjob-operator")?;
+            operator.kill().await?;
         }
         Ok(())
     }
 
     /// The operator's log so far, for failure messages.
     pub fn operator_log(&self) -> String {
-        let log = std::fs::read_to_string(&self.operator_log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        let start = lines.len().saturating_sub(60);
         format!(
             "operator log ({}), last lines:\n{}",
             self.operator_log.display(),
-            lines[start..].join("\n")
+            operator::tail(&self.operator_log, 60)
         )
     }
 
     /// Fails when the operator process has exited on its own.
     fn check_operator(&self) -> anyhow::Result<()> {
-        let exited = match self.operator().as_mut() {
-            Some(operator) => operator.child.try_wait()?,
-            None => None,
-        };
-        if let Some(status) = exited {
-            bail!(
-                "testjob-operator exited with {status}\n{}",
-                self.operator_log()
-            );
+        match self.operator().as_mut() {
+            Some(operator) => operator.check_alive(),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    fn operator(&self) -> std::sync::MutexGuard<'_, Option<Operator>> {
+    fn operator(&self) -> std::sync::MutexGuard<'_, Option<OperatorProcess>> {
         self.operator.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -325,6 +304,13 @@ impl TestEnv {
         let path = package_file(relative);
         self.kubectl_ok(&["apply", "-f", &path.to_string_lossy()])
             .await
+    }
+
+    /// `kubectl apply` of several objects at once (as one `List`).
+    pub async fn apply_all(&self, objects: &[Value]) -> anyhow::Result<()> {
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
+        self.apply_yaml(&list.to_string()).await?;
+        Ok(())
     }
 
     /// `kubectl apply -f -` with `yaml` on standard input.
@@ -418,31 +404,33 @@ impl TestEnv {
             .items)
     }
 
-    /// Polls `check` until it returns `Some`, failing after the test's deadline.
+    /// Polls `check` until it returns `Some`, failing after the test's deadline or when the
+    /// operator has exited.
     pub async fn poll<T, F, Fut>(&self, what: &str, mut check: F) -> anyhow::Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = anyhow::Result<Option<T>>>,
     {
-        let deadline = Instant::now() + self.timeout();
-        loop {
-            if let Some(value) = check().await? {
-                return Ok(value);
+        let deadline = Deadline::after(what, self.timeout()).every(Duration::from_millis(250));
+        poll_with(deadline, || {
+            let checked = check();
+            async move {
+                let value = checked.await?;
+                if value.is_none() {
+                    self.check_operator()?;
+                }
+                Ok(value)
             }
-            if Instant::now() > deadline {
-                bail!("timed out waiting for {what}\n{}", self.operator_log());
-            }
-            self.check_operator()?;
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        })
+        .await
+        .with_context(|| self.operator_log())
     }
 }
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        if let Some(mut operator) = self.operator().take() {
-            let _ = operator.child.start_kill();
-        }
+        // Killed as it is dropped.
+        drop(self.operator().take());
         // A sandbox disappears with the test; a real cluster keeps namespaces, so clean up.
         if self.is_real_cluster() {
             let _ = std::process::Command::new(&self.kubectl)
@@ -453,18 +441,6 @@ impl Drop for TestEnv {
                 .status();
         }
     }
-}
-
-/// `$TESTJOB_KUBECTL`, else the package's `.tools/bin/kubectl`, else `kubectl` on the PATH.
-fn kubectl_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os(KUBECTL_ENV).filter(|p| !p.is_empty()) {
-        return PathBuf::from(path);
-    }
-    let bundled = package_file(".tools/bin/kubectl");
-    if bundled.is_file() {
-        return bundled;
-    }
-    PathBuf::from("kubectl")
 }
 
 /// A namespace name unique to this test run: `e2e-<test>-<random>`.

@@ -1,29 +1,27 @@
-//! TestJobs to run on the sandbox, created in bulk, and watchers that record what the cluster
-//! did with them: when each job finished, and when each runner Pod (or any other object)
-//! first appeared, as this process saw it.
+//! TestJobs to run on the sandbox, created in bulk, and what watches of them record: when each
+//! job finished, and when each runner Pod first appeared (and under how many uids), with the
+//! checks the fault tests and the benchmark make of them.
 //!
 //! Times are this process's `Instant`s, taken when a create returned and when a watch event was
 //! handled, so that latencies need no clock shared with the API server (whose timestamps have
 //! whole seconds).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use testjob_operator::crd::{Phase, PodCleanup, TestJob};
+use testjob_operator::pod::{ATTEMPT_LABEL, MANAGED_BY_LABEL, MANAGER, NAME_LABEL, pod_name};
 
-use crate::crd::{Phase, PodCleanup, TestJob};
-use crate::pod::{ATTEMPT_LABEL, MANAGED_BY_LABEL, MANAGER, NAME_LABEL};
+use crate::watch::{Observe, Tracker};
 
 /// One TestJob to create: its simulated runner exits with `exit_code` after `run_seconds`.
 #[derive(Clone, Debug, PartialEq)]
@@ -185,150 +183,6 @@ pub async fn create_jobs(
         .collect()
 }
 
-/// What a [`Tracker`] does with the events of its watch.
-pub trait Observe<K>: Send + 'static {
-    /// Handles one event, which this process received at `at`.
-    fn observe(&mut self, event: watcher::Event<K>, at: Instant);
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// A kube-rs watcher feeding a state `S`, which can be read and waited on.
-pub struct Tracker<S> {
-    state: Arc<Mutex<S>>,
-    version: watch::Receiver<u64>,
-    errors: Arc<Mutex<Vec<String>>>,
-    synced: Arc<AtomicBool>,
-    _task: AbortOnDrop,
-}
-
-impl<S> Tracker<S> {
-    /// Starts watching `api` (with `config`) into `state`.
-    pub fn start<K>(api: Api<K>, config: watcher::Config, state: S) -> Self
-    where
-        K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
-        S: Observe<K>,
-    {
-        let state = Arc::new(Mutex::new(state));
-        let errors = Arc::new(Mutex::new(Vec::new()));
-        let synced = Arc::new(AtomicBool::new(false));
-        let (tx, version) = watch::channel(0u64);
-        let task = tokio::spawn({
-            let state = state.clone();
-            let errors = errors.clone();
-            let synced = synced.clone();
-            async move {
-                let mut events = std::pin::pin!(watcher(api, config).default_backoff());
-                loop {
-                    match events.next().await {
-                        Some(Ok(event)) => {
-                            let at = Instant::now();
-                            if matches!(event, watcher::Event::InitDone) {
-                                synced.store(true, Ordering::Release);
-                            }
-                            state
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .observe(event, at);
-                            tx.send_modify(|v| *v += 1);
-                        }
-                        // The watcher retries with backoff; the errors are kept for reports.
-                        Some(Err(error)) => errors
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(error.to_string()),
-                        None => break,
-                    }
-                }
-            }
-        });
-        Tracker {
-            state,
-            version,
-            errors,
-            synced,
-            _task: AbortOnDrop(task),
-        }
-    }
-
-    /// Waits until the watch has listed what exists, so that later changes arrive as events.
-    pub async fn wait_synced(&self, limit: Duration) -> anyhow::Result<()> {
-        let synced = self.synced.clone();
-        self.wait_for("the watch's first list", limit, |_| {
-            synced.load(Ordering::Acquire).then_some(())
-        })
-        .await
-    }
-
-    /// The state now.
-    pub fn state(&self) -> MutexGuard<'_, S> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The state, to read from another task.
-    pub fn shared(&self) -> Arc<Mutex<S>> {
-        self.state.clone()
-    }
-
-    /// The watch errors so far (the watcher recovers from them by itself).
-    pub fn errors(&self) -> Vec<String> {
-        self.errors
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Waits until `check` returns `Some`, looking again after every event, failing after
-    /// `limit`.
-    pub async fn wait_for<T>(
-        &self,
-        what: &str,
-        limit: Duration,
-        mut check: impl FnMut(&S) -> Option<T>,
-    ) -> anyhow::Result<T> {
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut version = self.version.clone();
-        loop {
-            version.borrow_and_update();
-            if let Some(value) = check(&self.state()) {
-                return Ok(value);
-            }
-            tokio::select! {
-                changed = version.changed() => {
-                    if changed.is_err() {
-                        bail!("the watch behind {what} ended");
-                    }
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    bail!("timed out after {limit:?} waiting for {what}");
-                }
-            }
-        }
-    }
-}
-
-/// When each object was first seen, by name (watched with [`Tracker`]).
-#[derive(Debug, Default)]
-pub struct FirstSeen {
-    /// Name → when this process first saw it.
-    pub seen: HashMap<String, Instant>,
-}
-
-impl<K: Resource + Send + 'static> Observe<K> for FirstSeen {
-    fn observe(&mut self, event: watcher::Event<K>, at: Instant) {
-        if let watcher::Event::Apply(object) | watcher::Event::InitApply(object) = event {
-            self.seen.entry(object.name_any()).or_insert(at);
-        }
-    }
-}
-
 /// TestJobs as a watch saw them.
 #[derive(Debug, Default)]
 pub struct JobsSeen {
@@ -469,7 +323,7 @@ pub fn duplicate_pods(pods: &PodsSeen, plans: &[JobPlan]) -> Vec<String> {
         }
         match pod.attempt {
             Some(attempt) if (1..=*max).contains(&attempt) => {
-                if *name != crate::pod::pod_name(&pod.job, attempt) {
+                if *name != pod_name(&pod.job, attempt) {
                     problems.push(format!("Pod {name} is not named after attempt {attempt}"));
                 }
             }

@@ -2,7 +2,7 @@
 //! own ServiceAccount, N TestJobs created as fast as the API takes them, and the measurements
 //! the limits are judged by, all taken in the same run:
 //!
-//! * the API's write capacity first, before the operator starts ([`super::capacity`]);
+//! * the API's write capacity first, before the operator starts ([`crate::capacity`]);
 //! * dispatch latency: a TestJob's create sent → a watcher of this process saw its runner Pod;
 //!   and its floor, the watch latency: a ConfigMap's create sent → a plain kube-rs watcher saw
 //!   it, for probes created throughout the run (paced by the run's progress). Both are also
@@ -16,7 +16,6 @@
 //!   probe at a time ([`measure_idle`]): what a single job waits when nothing queues ahead.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -26,74 +25,21 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use kube::runtime::watcher;
 use serde_json::json;
-
-use super::capacity::{self, CAPACITY_NAMESPACE};
-use super::cluster::{
-    Cluster, ClusterOptions, OperatorProcess, ProcUsage, sibling_operator_binary,
+use testjob_operator::pod::pod_name;
+use testjob_testkit::cluster::{Cluster, ClusterOptions};
+use testjob_testkit::jobs::{
+    Created, JobPlan, create_jobs, create_retrying, create_timed, duplicate_pods, track_jobs,
+    track_pods,
 };
-use super::jobs::{
-    Created, FirstSeen, JobPlan, Tracker, create_jobs, create_retrying, create_timed,
-    duplicate_pods, track_jobs, track_pods,
-};
-use super::measure::{Latencies, Writes, paired, requests_of, slot_handoffs};
-use super::report::{Machine, Report};
-use crate::pod::pod_name;
+use testjob_testkit::operator::{OperatorProcess, built_binary};
+use testjob_testkit::wait::Deadline;
+use testjob_testkit::watch::{FirstSeen, Tracker};
 
-/// Flags of `testjob-bench`.
-#[derive(clap::Parser, Clone, Debug)]
-#[command(
-    name = "testjob-bench",
-    about = "Measures the TestJob operator on an in-memory cluster: dispatch latency against the watch floor, throughput against the API's capacity, API writes per job, memory and CPU."
-)]
-pub struct BenchArgs {
-    /// How many TestJobs to run.
-    #[arg(short = 'n', long = "jobs", default_value_t = 10_000)]
-    pub jobs: usize,
-
-    /// The operator's `--max-running` (0: no limit).
-    #[arg(long, default_value_t = 0)]
-    pub max_running: usize,
-
-    /// How long each simulated runner Pod runs, in seconds (0: it finishes as it starts).
-    #[arg(long, default_value_t = 0.0)]
-    pub pod_seconds: f64,
-
-    /// TestJob creates in flight at once.
-    #[arg(long, default_value_t = 32)]
-    pub concurrency: usize,
-
-    /// Probe objects for the watch-latency floor.
-    #[arg(long, default_value_t = 1000)]
-    pub probes: usize,
-
-    /// Jobs created one at a time after the run, to measure dispatch on a quiet cluster.
-    #[arg(long, default_value_t = 200)]
-    pub idle_jobs: usize,
-
-    /// How long to measure the API's write capacity, in seconds.
-    #[arg(long, default_value_t = 5.0)]
-    pub capacity_seconds: f64,
-
-    /// Write an SVG chart (latency distributions, progress) to this file.
-    #[arg(long, value_name = "PATH")]
-    pub chart: Option<PathBuf>,
-
-    /// The operator binary [default: testjob-operator next to this program].
-    #[arg(long, value_name = "PATH")]
-    pub operator: Option<PathBuf>,
-
-    /// An extra flag for `testjob-operator run` (repeatable), e.g. `--operator-arg=--default-retries=1`.
-    #[arg(long = "operator-arg", value_name = "FLAG", allow_hyphen_values = true)]
-    pub operator_args: Vec<String>,
-
-    /// Give up when the jobs have not all finished after this many seconds.
-    #[arg(long, default_value_t = 3600)]
-    pub timeout_seconds: u64,
-
-    /// Keep the operator's log (printed path) instead of deleting it with the sandbox.
-    #[arg(long)]
-    pub keep_logs: bool,
-}
+use crate::args::BenchArgs;
+use crate::capacity::{self, CAPACITY_NAMESPACE};
+use crate::measure::{Latencies, Writes, paired, requests_of, slot_handoffs};
+use crate::procfs::{Machine, ProcUsage};
+use crate::report::{Capacity, Report};
 
 /// The namespace of the measured TestJobs.
 const JOBS_NAMESPACE: &str = "bench";
@@ -106,13 +52,13 @@ const IDLE_NAMESPACE: &str = "bench-idle";
 async fn start_operator(cluster: &Cluster, args: &BenchArgs) -> anyhow::Result<OperatorProcess> {
     let binary = match &args.operator {
         Some(path) => path.clone(),
-        None => sibling_operator_binary()?,
+        None => built_binary()?,
     };
     let mut flags = args.operator_args.clone();
     if args.max_running > 0 {
         flags.extend(["--max-running".to_owned(), args.max_running.to_string()]);
     }
-    let mut operator = OperatorProcess::start(cluster, &binary, "operator", &flags)?;
+    let mut operator = cluster.operator(&binary, "operator").args(flags).spawn()?;
     let client = cluster.new_client().await?;
     let jobs = track_jobs(client.clone(), WARMUP_NAMESPACE);
     let api = Api::namespaced(client, WARMUP_NAMESPACE);
@@ -209,10 +155,7 @@ async fn measure_idle(cluster: &Cluster, count: usize) -> anyhow::Result<(Latenc
 
 /// Measures the API's write capacity: job-shaped writes with many requests in flight and one
 /// at a time, and small ConfigMaps for reference.
-async fn measure_capacity(
-    cluster: &Cluster,
-    args: &BenchArgs,
-) -> anyhow::Result<[super::report::Capacity; 3]> {
+async fn measure_capacity(cluster: &Cluster, args: &BenchArgs) -> anyhow::Result<[Capacity; 3]> {
     cluster.create_namespace(CAPACITY_NAMESPACE).await?;
     let client = cluster.new_client().await?;
     let seconds = Duration::from_secs_f64(args.capacity_seconds);
@@ -274,7 +217,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
 
     let user = Cluster::operator_user();
     let stats_before = cluster.sandbox().stats();
-    let usage_before = operator.usage()?;
+    let usage_before = ProcUsage::of(operator.pid())?;
     let own_before = ProcUsage::of(std::process::id())?;
     let usage_window = Instant::now();
     let created_count = Arc::new(AtomicUsize::new(0));
@@ -307,8 +250,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         args.jobs
     );
 
-    let limit = Duration::from_secs(args.timeout_seconds);
-    let deadline = Instant::now() + limit;
+    let deadline = Deadline::after(
+        "every job to finish",
+        Duration::from_secs(args.timeout_seconds),
+    );
     while jobs
         .wait_for("every job to finish", Duration::from_secs(5), |s| {
             (s.finished() >= args.jobs).then_some(())
@@ -317,14 +262,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         .is_err()
     {
         operator.check_alive()?;
-        if Instant::now() > deadline {
-            let finished = jobs.state().finished();
-            bail!(
-                "only {finished} of {} jobs finished within {limit:?}\n{}",
+        deadline.check().with_context(|| {
+            format!(
+                "only {} of {} jobs finished\n{}",
+                jobs.state().finished(),
                 args.jobs,
                 operator.log_tail(40)
-            );
-        }
+            )
+        })?;
     }
     let end = jobs
         .state()
@@ -345,7 +290,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
     if let Err(error) = cleaned {
         eprintln!("warning: {error}");
     }
-    let usage_after = operator.usage()?;
+    let usage_after = ProcUsage::of(operator.pid())?;
     let own_cpu_ms = ProcUsage::of(std::process::id())?
         .cpu_ms
         .saturating_sub(own_before.cpu_ms);

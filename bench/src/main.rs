@@ -1,15 +1,15 @@
 //! `testjob-bench`: measures the operator on an in-memory cluster (see
-//! `testjob_operator::bench::run`). It prints a table, then as its last line one JSON object.
+//! `testjob_bench::run`). It prints a table, then as its last line one JSON object.
 //!
 //! `cargo run --release --bin testjob-bench -- -n 10000 --chart bench.svg`
 
-#[cfg(feature = "sandbox")]
+use anyhow::Context as _;
+use clap::Parser as _;
+use testjob_bench::args::BenchArgs;
+use testjob_bench::run::run;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    use clap::Parser as _;
-    use testjob_operator::bench::run::{BenchArgs, run};
-
     let args = BenchArgs::parse();
     let chart = args.chart.clone();
     let report = run(args).await?;
@@ -21,11 +21,4 @@ async fn main() -> anyhow::Result<()> {
     print!("{}", report.table());
     println!("{}", report.json());
     Ok(())
-}
-
-/// Without the `sandbox` feature (container images) there is no cluster to measure on.
-#[cfg(not(feature = "sandbox"))]
-fn main() {
-    eprintln!("testjob-bench needs the `sandbox` feature (on by default)");
-    std::process::exit(2);
 }

@@ -18,13 +18,15 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use super::jobs::JobPlan;
-use super::report::Capacity;
-use crate::config::Config;
-use crate::crd::TestJob;
-use crate::outcome::{Outcome, reason};
-use crate::pod::{MANAGER, build_runner_pod, pod_name};
-use crate::status::{finished_status, running_status};
+use testjob_operator::config::Config;
+use testjob_operator::crd::TestJob;
+use testjob_operator::outcome::{Outcome, reason};
+use testjob_operator::pod::{MANAGER, build_runner_pod, pod_name};
+use testjob_operator::status::{finished_status, running_status};
+use testjob_testkit::jobs::JobPlan;
+use testjob_testkit::wait::Deadline;
+
+use crate::report::Capacity;
 
 /// The namespace the capacity loops write in.
 pub const CAPACITY_NAMESPACE: &str = "bench-capacity";
@@ -150,15 +152,15 @@ pub async fn configmap_writes(
 /// operator, started next, finds none of them.
 pub async fn wait_drained(client: &Client, limit: Duration) -> anyhow::Result<()> {
     let jobs: Api<TestJob> = Api::namespaced(client.clone(), CAPACITY_NAMESPACE);
-    let deadline = Instant::now() + limit;
+    let deadline = Deadline::after("the capacity TestJobs to be deleted", limit);
     loop {
         let left = jobs.list(&Default::default()).await?.items.len();
         if left == 0 {
             return Ok(());
         }
-        if Instant::now() > deadline {
-            anyhow::bail!("{left} capacity TestJobs were not deleted within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        deadline
+            .tick()
+            .await
+            .with_context(|| format!("{left} capacity TestJobs are left"))?;
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::measure::Latencies;
+use crate::measure::Latencies;
 
 const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 430.0;

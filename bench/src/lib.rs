@@ -1,0 +1,13 @@
+//! The TestJob operator's benchmark, `testjob-bench` ([`run`]): an in-process sandbox with
+//! simulated Pods and the operator binary as a child process (both from `testjob-testkit`),
+//! TestJobs created in bulk, and what came of them. [`capacity`] measures what the API server
+//! can take; [`measure`] turns observations into figures, which [`report`] judges against the
+//! goals and [`chart`] draws; [`procfs`] reads CPU time and memory from `/proc`.
+
+pub mod args;
+pub mod capacity;
+pub mod chart;
+pub mod measure;
+pub mod procfs;
+pub mod report;
+pub mod run;

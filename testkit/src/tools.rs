@@ -1,0 +1,60 @@
+//! The pinned command-line tools the tests drive: kubectl, helm and kubernetes-validate.
+//! `$TESTJOB_KUBECTL` / `$TESTJOB_HELM` / `$TESTJOB_KUBERNETES_VALIDATE` when set, else where
+//! `scripts/install-tools.sh` installs the pinned versions in the workspace (`.tools/bin/`,
+//! `.tools/venv/bin/`), else the name alone, found on the PATH.
+
+use std::path::PathBuf;
+
+/// Environment variable naming the kubectl binary to use.
+pub const KUBECTL_ENV: &str = "TESTJOB_KUBECTL";
+/// Environment variable naming the helm binary to use.
+pub const HELM_ENV: &str = "TESTJOB_HELM";
+/// Environment variable naming the kubernetes-validate program to use.
+pub const KUBERNETES_VALIDATE_ENV: &str = "TESTJOB_KUBERNETES_VALIDATE";
+
+/// The kubectl to run.
+pub fn kubectl() -> PathBuf {
+    tool(KUBECTL_ENV, ".tools/bin", "kubectl")
+}
+
+/// The helm to run.
+pub fn helm() -> PathBuf {
+    tool(HELM_ENV, ".tools/bin", "helm")
+}
+
+/// The kubernetes-validate to run (a Python program, installed in a virtualenv).
+pub fn kubernetes_validate() -> PathBuf {
+    tool(
+        KUBERNETES_VALIDATE_ENV,
+        ".tools/venv/bin",
+        "kubernetes-validate",
+    )
+}
+
+/// `$env`, else `<workspace>/<dir>/<name>`, else `<name>` (looked up on the PATH).
+fn tool(env: &str, dir: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let pinned = crate::workspace_dir().join(dir).join(name);
+    if pinned.is_file() {
+        return pinned;
+    }
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tools_are_named_after_themselves() {
+        // Whichever rule applies, the file is the tool's own.
+        assert!(
+            super::kubectl().ends_with("kubectl"),
+            "{:?}",
+            super::kubectl()
+        );
+        assert!(super::helm().ends_with("helm"), "{:?}", super::helm());
+        let validate = super::kubernetes_validate();
+        assert!(validate.ends_with("kubernetes-validate"), "{validate:?}");
+    }
+}
