@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::{
     config::{Config, LogFormat, RunArgs},
-    controller, crd,
+    crd, operator,
 };
 
 /// A Kubernetes-native runner for long test runs.
@@ -48,7 +48,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             init_tracing(args.observability.log_format);
             let config = Config::try_from(args)?;
             let client = kube::Client::try_default().await?;
-            controller::run(client, config).await?;
+            if let Err(error) = operator::run(client, config).await {
+                tracing::error!(category = error.category(), %error, "the operator stopped");
+                return Err(error.into());
+            }
             Ok(())
         }
     }

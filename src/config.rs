@@ -3,14 +3,23 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use crate::{
-    Error, Result,
-    crd::PodCleanup,
-    decide::Policy,
-    leader::{DEFAULT_LEASE_DURATION_SECONDS, DEFAULT_LEASE_GRACE_SECONDS, DEFAULT_LEASE_NAME},
-    pod::RunnerDefaults,
-    queue::QueueConfig,
-};
+use crate::{crd::PodCleanup, pod::RunnerDefaults, policy::Policy, queue::QueueConfig};
+
+/// An invalid flag or setting: the process refuses to start with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
+
+/// Default name of the Lease.
+pub const DEFAULT_LEASE_NAME: &str = "testjob-operator";
+/// Default lease duration in seconds: a standby takes over at most this long after the leader
+/// stopped renewing.
+pub const DEFAULT_LEASE_DURATION_SECONDS: u64 = 15;
+/// Default grace in seconds: the leader renews this long before the Lease expires; also the
+/// clock skew between replicas that is tolerated.
+pub const DEFAULT_LEASE_GRACE_SECONDS: u64 = 5;
 
 /// Image of runners that name none. A real image, so the default works on a real cluster too.
 pub const DEFAULT_RUNNER_IMAGE: &str = "busybox:1.37";
@@ -29,7 +38,7 @@ pub fn parse_resources(
         return Ok(None);
     };
     serde_json::from_str(text).map(Some).map_err(|e| {
-        Error::Config(format!(
+        ConfigError(format!(
             "--default-runner-resources must be a JSON ResourceRequirements object such as \
              '{{\"requests\":{{\"cpu\":\"500m\"}}}}': {e}"
         ))
@@ -173,7 +182,7 @@ impl JobArgs {
     fn backoff(&self) -> Result<(Duration, Duration)> {
         let seconds = |flag: &str, value: f64| {
             Duration::try_from_secs_f64(value).map_err(|_| {
-                Error::Config(format!("{flag} must be a number of seconds, not {value}"))
+                ConfigError(format!("{flag} must be a number of seconds, not {value}"))
             })
         };
         let base = seconds("--retry-backoff-seconds", self.retry_backoff_seconds)?;
@@ -182,7 +191,7 @@ impl JobArgs {
             self.max_retry_backoff_seconds,
         )?;
         if max < base {
-            return Err(Error::Config(
+            return Err(ConfigError(
                 "--max-retry-backoff-seconds must not be less than --retry-backoff-seconds".into(),
             ));
         }
@@ -293,11 +302,11 @@ impl LeaderElectionArgs {
         }
         let lease_name = self.lease_name.trim().to_owned();
         if lease_name.is_empty() {
-            return Err(Error::Config("--lease-name must not be empty".into()));
+            return Err(ConfigError("--lease-name must not be empty".into()));
         }
         if self.lease_grace_seconds == 0 || self.lease_grace_seconds >= self.lease_duration_seconds
         {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "--lease-grace-seconds must be at least 1 and less than --lease-duration-seconds ({})",
                 self.lease_duration_seconds
             )));
@@ -356,12 +365,12 @@ impl Default for Config {
 }
 
 impl TryFrom<RunArgs> for Config {
-    type Error = Error;
+    type Error = ConfigError;
 
     fn try_from(args: RunArgs) -> Result<Self> {
         let image = args.default_runner_image.trim().to_owned();
         if image.is_empty() {
-            return Err(Error::Config(
+            return Err(ConfigError(
                 "--default-runner-image must not be empty".into(),
             ));
         }
@@ -404,18 +413,18 @@ impl TryFrom<RunArgs> for Config {
 pub fn parse_command(value: &str) -> Result<Vec<String>> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(Error::Config(
+        return Err(ConfigError(
             "--default-runner-command must not be empty".into(),
         ));
     }
     if trimmed.starts_with('[') {
         let command: Vec<String> = serde_json::from_str(trimmed).map_err(|e| {
-            Error::Config(format!(
+            ConfigError(format!(
                 "--default-runner-command looks like a JSON array but is not a list of strings: {e}"
             ))
         })?;
         if command.first().is_none_or(|c| c.is_empty()) {
-            return Err(Error::Config(
+            return Err(ConfigError(
                 "--default-runner-command must name a program".into(),
             ));
         }

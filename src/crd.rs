@@ -14,8 +14,6 @@ use kube::{CustomResource, CustomResourceExt};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
-
 /// The API group of the TestJob resource.
 pub const API_GROUP: &str = "testjob.dev";
 
@@ -490,8 +488,8 @@ impl Summary {
 }
 
 /// The CustomResourceDefinition as YAML, with a header saying how to regenerate it.
-pub fn crd_yaml() -> Result<String> {
-    let body = serde_yaml::to_string(&TestJob::crd()).map_err(Error::CrdYaml)?;
+pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
+    let body = serde_yaml::to_string(&TestJob::crd())?;
     Ok(format!("{CRD_YAML_HEADER}{body}"))
 }
 

@@ -10,10 +10,19 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::{Resource, ResourceExt, api::ObjectMeta};
 
-use crate::{
-    Error, Result,
-    crd::{RunnerSpec, TestJob},
-};
+use crate::crd::{RunnerSpec, TestJob};
+
+/// A TestJob that lacks what its runner Pod needs. The API server always sets both, so this
+/// only happens with objects that did not come from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidJob {
+    /// TestJobs are namespaced, so the API never sends one without.
+    #[error("TestJob has no namespace")]
+    MissingNamespace,
+    /// No owner reference can point at a TestJob without a UID.
+    #[error("TestJob has no UID")]
+    MissingUid,
+}
 
 /// Name of the single container in a runner Pod.
 pub const RUNNER_CONTAINER: &str = "runner";
@@ -116,10 +125,16 @@ pub fn is_owned_by(pod: &Pod, job: &TestJob) -> bool {
 }
 
 /// The runner Pod for `attempt` of `job`, with `defaults` filling whatever the job leaves out.
-pub fn build_runner_pod(job: &TestJob, attempt: i32, defaults: &RunnerDefaults) -> Result<Pod> {
+pub fn build_runner_pod(
+    job: &TestJob,
+    attempt: i32,
+    defaults: &RunnerDefaults,
+) -> Result<Pod, InvalidJob> {
     let job_name = job.name_any();
-    let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
-    let owner = job.controller_owner_ref(&()).ok_or(Error::MissingUid)?;
+    let namespace = job.namespace().ok_or(InvalidJob::MissingNamespace)?;
+    let owner = job
+        .controller_owner_ref(&())
+        .ok_or(InvalidJob::MissingUid)?;
     let runner = job.spec.runner.clone().unwrap_or_default();
     let test_id = job.spec.test_id.to_string();
 
@@ -562,13 +577,13 @@ mod tests {
         no_uid.metadata.uid = None;
         assert!(matches!(
             build_runner_pod(&no_uid, 1, &defaults()),
-            Err(Error::MissingUid)
+            Err(InvalidJob::MissingUid)
         ));
         let mut no_ns = job("x", TestId::Int(1), None);
         no_ns.metadata.namespace = None;
         assert!(matches!(
             build_runner_pod(&no_ns, 1, &defaults()),
-            Err(Error::MissingNamespace)
+            Err(InvalidJob::MissingNamespace)
         ));
     }
 

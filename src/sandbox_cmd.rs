@@ -15,8 +15,8 @@ use kube::{Client, CustomResourceExt, ResourceExt};
 use kube_sandbox::{PodMode, Sandbox, SandboxConfig};
 
 use crate::config::{Config, RunArgs};
-use crate::controller;
 use crate::crd::{Phase, TestJob};
+use crate::operator::{self, signals::shutdown_signal};
 
 /// Flags of `testjob-operator sandbox`.
 #[derive(clap::Args, Debug)]
@@ -57,7 +57,7 @@ pub async fn execute(args: SandboxArgs) -> anyhow::Result<()> {
 
     install_crd(&client).await?;
     println!("installed the TestJob CRD (testjobs.testjob.dev)");
-    let controller = tokio::spawn(controller::run(client.clone(), config));
+    let controller = tokio::spawn(operator::run(client.clone(), config));
     tokio::spawn(report_progress(client.clone()));
 
     for (path, documents) in args.apply.iter().zip(manifests) {
@@ -83,20 +83,6 @@ pub async fn execute(args: SandboxArgs) -> anyhow::Result<()> {
     };
     sandbox.shutdown().await;
     result
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
 
 /// Creates or updates the CRD and waits until it is served.

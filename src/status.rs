@@ -9,7 +9,7 @@ use k8s_openapi::{
 
 use crate::{
     crd::{Phase, Summary, TestJob, TestJobStatus},
-    decide::{Outcome, reason},
+    outcome::{Outcome, reason},
 };
 
 /// Condition types on a TestJob.

@@ -3,7 +3,8 @@
 use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use serde_json::{Value, json};
 
-use super::{Decision, Outcome, Policy, decide};
+use super::{Decision, Outcome, decide};
+use crate::policy::Policy;
 use crate::{
     crd::{Phase, TestJob, TestJobSpec, TestJobStatus},
     pod::{RunnerDefaults, build_runner_pod},

@@ -9,11 +9,11 @@ use k8s_openapi::{
     jiff::{SignedDuration, Timestamp},
 };
 
-use super::Policy;
 use crate::{
     crd::Phase,
     outcome::{Outcome, from_exit, reason, terminated_at},
     pod::RUNNER_CONTAINER,
+    policy::Policy,
     results::parse_report,
 };
 
@@ -310,7 +310,7 @@ pub(super) fn remaining(since: Timestamp, limit: Duration, now: Timestamp) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::{Decision, fixtures::*};
+    use crate::reconcile::decide::{Decision, fixtures::*};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use serde_json::json;
 
