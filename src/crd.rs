@@ -97,6 +97,13 @@ pub struct TestJobSpec {
     #[schemars(range(min = 0, max = 10))]
     pub retries: Option<i32>,
 
+    /// Which failed attempts are retried while `retries` allows: `Always` (default) or
+    /// `Infrastructure` (only failures of the Pod, not of the tests: the Pod deleted or evicted,
+    /// OOM-killed, image or container-config errors, unschedulable; test failures and timeouts
+    /// are final).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_on: Option<RetryOn>,
+
     /// Start order when the operator's `--max-running` limit makes jobs wait: higher first, then
     /// older first (default: the operator's `--default-priority`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,6 +135,7 @@ impl TestJobSpec {
             runner: None,
             timeout_seconds: None,
             retries: None,
+            retry_on: None,
             priority: None,
             cancel: None,
             pod_cleanup: None,
@@ -139,6 +147,17 @@ impl TestJobSpec {
     pub fn is_cancelled(&self) -> bool {
         self.cancel == Some(true)
     }
+}
+
+/// Which failed attempts `spec.retries` retries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RetryOn {
+    /// Every failed attempt.
+    #[default]
+    Always,
+    /// Only attempts whose Pod failed (deleted, evicted, OOM-killed, image or config errors,
+    /// unschedulable); failed tests and timeouts are final.
+    Infrastructure,
 }
 
 /// When the runner Pods of a finished TestJob are deleted: `Never`, `OnSuccess` (only when the
@@ -399,6 +418,15 @@ pub struct TestJobStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<TestResult>,
 
+    /// Every attempt so far, oldest first: its Pod, how it ended and its summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend(
+        "x-kubernetes-list-type" = "map",
+        "x-kubernetes-list-map-keys" = ["attempt"],
+        "maxItems" = 11
+    ))]
+    pub attempts: Vec<AttemptStatus>,
+
     /// Counts of the results by status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
@@ -420,6 +448,35 @@ pub struct TestJobStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// One attempt of a TestJob: one runner Pod.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptStatus {
+    /// The attempt, from 1.
+    pub attempt: i32,
+    /// Its runner Pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+    /// Running while it runs, then Succeeded, Failed or Cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Why it ended, e.g. `TestsFailed` or `PodDeleted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Exit code of the runner container, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// Counts of its results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
 }
 
 /// One step reported by the runner.

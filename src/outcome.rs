@@ -40,6 +40,27 @@ pub mod reason {
     pub const MAX_RUNNING: &str = "MaxRunningReached";
     /// A queued job got its run slot.
     pub const SLOT_ASSIGNED: &str = "SlotAssigned";
+    /// The kernel killed the runner for using more memory than its limit.
+    pub const OOM_KILLED: &str = "OOMKilled";
+    /// Container waiting reasons after which a runner will not start without outside help; an
+    /// attempt stuck in one past the start grace fails with it.
+    pub const STUCK_WAITING: [&str; 6] = [
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "ErrImageNeverPull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    ];
+
+    /// Whether an attempt that failed with `reason` failed for the Pod's sake, not the tests':
+    /// what `retryOn: Infrastructure` retries.
+    pub fn is_infrastructure(reason: &str) -> bool {
+        matches!(
+            reason,
+            POD_DELETED | POD_FAILED | OOM_KILLED | UNSCHEDULABLE
+        ) || STUCK_WAITING.contains(&reason)
+    }
 }
 
 /// How an attempt ended.
@@ -104,7 +125,7 @@ pub fn from_exit(attempt: i32, terminated: &ContainerStateTerminated, now: Times
         (Phase::Succeeded, reason, message)
     } else {
         let reason = match terminated.reason.as_deref() {
-            Some("OOMKilled") => "OOMKilled",
+            Some(reason::OOM_KILLED) => reason::OOM_KILLED,
             _ => reason::TESTS_FAILED,
         };
         let mut message = format!("runner exited with code {exit_code}");

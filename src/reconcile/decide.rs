@@ -17,7 +17,7 @@ use kube::ResourceExt;
 
 pub use crate::outcome::{Outcome, reason};
 use crate::{
-    crd::{Phase, TestJob},
+    crd::{Phase, RetryOn, TestJob},
     pod::{is_owned_by, pod_name},
     policy::Policy,
 };
@@ -175,8 +175,14 @@ fn cancel_running(
 /// A Running job whose current attempt just ended (not cancelled): retry, or finish.
 fn after_attempt(job: &TestJob, mut outcome: Outcome, policy: &Policy) -> Decision {
     let max_attempts = policy.max_attempts(job);
-    // A refused Pod spec is refused again; every other failure may be transient.
-    let retryable = outcome.phase == Phase::Failed && outcome.reason != reason::POD_REJECTED;
+    // A refused Pod spec is refused again; every other failure may be transient, and with
+    // `retryOn: Infrastructure` only the Pod's own failures are retried.
+    let retryable = outcome.phase == Phase::Failed
+        && outcome.reason != reason::POD_REJECTED
+        && match job.spec.retry_on.unwrap_or_default() {
+            RetryOn::Always => true,
+            RetryOn::Infrastructure => reason::is_infrastructure(&outcome.reason),
+        };
     if retryable && outcome.attempt < max_attempts {
         let pause = SignedDuration::try_from(policy.backoff(outcome.attempt))
             .unwrap_or(SignedDuration::MAX);

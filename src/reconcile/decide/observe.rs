@@ -17,16 +17,6 @@ use crate::{
     results::parse_report,
 };
 
-/// Container waiting reasons after which a runner will not start without outside help.
-const STUCK_WAITING_REASONS: [&str; 6] = [
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "ErrImageNeverPull",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-];
-
 /// Reasons that describe a container exit rather than a Pod-level event; a Pod reporting one of
 /// these is judged by its container's exit code.
 const CONTAINER_LIKE_REASONS: [&str; 2] = ["Error", "Completed"];
@@ -278,7 +268,7 @@ fn stuck_reason(waiting: &ContainerStateWaiting) -> Option<&str> {
     waiting
         .reason
         .as_deref()
-        .filter(|r| STUCK_WAITING_REASONS.contains(r))
+        .filter(|r| reason::STUCK_WAITING.contains(r))
 }
 
 /// When the Pod was deleted while its container was still running: the time of the deletion
@@ -373,7 +363,7 @@ mod tests {
 
     #[test]
     fn stuck_containers_fail_after_the_grace_period() {
-        for stuck in STUCK_WAITING_REASONS {
+        for stuck in reason::STUCK_WAITING {
             let pod = waiting(stuck);
             assert_eq!(
                 decide_at(&running(), Some(&pod), 20),

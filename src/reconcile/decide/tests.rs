@@ -356,6 +356,64 @@ fn timeouts_deletions_and_conflicts_are_retried_but_rejected_pods_are_not() {
 }
 
 #[test]
+fn retry_on_infrastructure_retries_pod_failures_but_not_test_failures_or_timeouts() {
+    let job = with_spec(retrying(running(), 2), |s| {
+        s.retry_on = Some(crate::crd::RetryOn::Infrastructure)
+    });
+    // The tests failed, or ran out of time: final.
+    let failed = finished(decide_at(&job, Some(&terminated("Failed", 1, None)), 40));
+    assert_eq!(
+        (failed.phase, failed.reason.as_str()),
+        (Phase::Failed, reason::TESTS_FAILED)
+    );
+    let timeout = finished(decide_at(&job, Some(&deadline_exceeded()), 40));
+    assert_eq!(timeout.reason, reason::TIMEOUT);
+    // The Pod went away, was OOM-killed, or could not start: retried.
+    assert_eq!(
+        retried(decide_at(&job, None, 40)).0.reason,
+        reason::POD_DELETED
+    );
+    let mut oom = terminated("Failed", 137, None);
+    if let Some(terminated) = oom
+        .status
+        .as_mut()
+        .and_then(|s| s.container_statuses.as_mut())
+        .and_then(|c| c.first_mut())
+        .and_then(|c| c.state.as_mut())
+        .and_then(|s| s.terminated.as_mut())
+    {
+        terminated.reason = Some(reason::OOM_KILLED.into());
+    }
+    assert_eq!(
+        retried(decide_at(&job, Some(&oom), 40)).0.reason,
+        reason::OOM_KILLED
+    );
+    for infrastructure in [
+        reason::POD_FAILED,
+        reason::UNSCHEDULABLE,
+        "ImagePullBackOff",
+    ] {
+        let outcome = Outcome::failed(1, infrastructure, "x".into(), at(30));
+        assert!(
+            matches!(
+                after_attempt(&job, outcome, &Policy::default()),
+                Decision::Retry { .. }
+            ),
+            "{infrastructure}"
+        );
+    }
+    let conflict = Outcome::failed(1, reason::POD_CONFLICT, "x".into(), at(30));
+    assert!(matches!(
+        after_attempt(&job, conflict, &Policy::default()),
+        Decision::Finish(_)
+    ));
+    // `Always` (the default) retries the test failure.
+    let always = with_spec(job, |s| s.retry_on = Some(crate::crd::RetryOn::Always));
+    let (failed, _) = retried(decide_at(&always, Some(&terminated("Failed", 1, None)), 40));
+    assert_eq!(failed.reason, reason::TESTS_FAILED);
+}
+
+#[test]
 fn default_retries_come_from_the_policy() {
     let policy = Policy {
         retries: 1,
