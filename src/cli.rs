@@ -27,6 +27,10 @@ pub enum Command {
     Run(RunArgs),
     /// Print the TestJob CustomResourceDefinition as YAML (apply it with `kubectl apply -f -`).
     Crd,
+    /// The `report` sidecar of a runner Pod (started by the operator, not by hand): hands the
+    /// runner's report file over once the runner exits.
+    #[command(hide = true)]
+    ReportSidecar(crate::sidecar::SidecarArgs),
     /// Start an in-memory cluster with the CRD and the controller, apply manifests, run until Ctrl-C.
     #[cfg(feature = "sandbox")]
     Sandbox(crate::sandbox_cmd::SandboxArgs),
@@ -35,6 +39,7 @@ pub enum Command {
 /// Runs a parsed command line.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::ReportSidecar(args) => crate::sidecar::run(args).await,
         Command::Crd => {
             print!("{}", crd::crd_yaml()?);
             Ok(())

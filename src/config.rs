@@ -3,7 +3,12 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use crate::{crd::PodCleanup, pod::RunnerDefaults, policy::Policy, queue::QueueConfig};
+use crate::{
+    crd::PodCleanup,
+    pod::{RunnerDefaults, SidecarDefaults},
+    policy::Policy,
+    queue::QueueConfig,
+};
 
 /// An invalid flag or setting: the process refuses to start with it.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +50,26 @@ pub fn parse_resources(
     })
 }
 
+/// The operator's published image, for the report sidecar.
+pub const DEFAULT_SIDECAR_IMAGE: &str = concat!(
+    "ghcr.io/testjob-dev/testjob-operator:",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// Where the operator binary lives in its image.
+pub const IMAGE_PROGRAM: &str = "/usr/local/bin/testjob-operator";
+
+/// The sidecar program: `--report-sidecar-program`, else this executable.
+fn sidecar_program(flag: Option<&str>) -> String {
+    match flag.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(program) => program.to_owned(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|path| path.to_str().map(str::to_owned))
+            .unwrap_or_else(|| IMAGE_PROGRAM.to_owned()),
+    }
+}
+
 /// Flags of `testjob-operator run`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RunArgs {
@@ -67,6 +92,16 @@ pub struct RunArgs {
     /// '{"requests":{"cpu":"500m","memory":"256Mi"},"limits":{"memory":"1Gi"}}'.
     #[arg(long, env = "TESTJOB_OPERATOR_DEFAULT_RUNNER_RESOURCES")]
     pub default_runner_resources: Option<String>,
+
+    /// Image of the `report` sidecar that hands a runner's report over: this operator's own
+    /// image (the Helm chart passes it).
+    #[arg(long, env = "TESTJOB_OPERATOR_REPORT_SIDECAR_IMAGE", default_value = DEFAULT_SIDECAR_IMAGE)]
+    pub report_sidecar_image: String,
+
+    /// Path of the operator binary inside that image. [default: this process's own executable,
+    /// which is right in the operator's image and for runner Pods on this machine]
+    #[arg(long, env = "TESTJOB_OPERATOR_REPORT_SIDECAR_PROGRAM")]
+    pub report_sidecar_program: Option<String>,
 
     /// Watch TestJobs in this namespace only (default: all namespaces).
     #[arg(long, env = "TESTJOB_OPERATOR_NAMESPACE")]
@@ -176,6 +211,17 @@ pub struct JobArgs {
     /// `ttlSecondsAfterFinished` of TestJobs that set none [default: keep finished TestJobs]
     #[arg(long, env = "TESTJOB_OPERATOR_DEFAULT_TTL_SECONDS_AFTER_FINISHED")]
     pub default_ttl_seconds_after_finished: Option<u64>,
+
+    /// `keepLogs` of TestJobs that set none: keep the last 64 KiB of a runner's log in its
+    /// report ConfigMap before the Pod is deleted (one log read, and the ConfigMap write when
+    /// the job has no report, per deleted Pod).
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_DEFAULT_KEEP_LOGS",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub default_keep_logs: bool,
 }
 
 impl JobArgs {
@@ -353,6 +399,10 @@ impl Default for Config {
                 image: DEFAULT_RUNNER_IMAGE.into(),
                 command: shell(DEFAULT_RUNNER_SCRIPT),
                 timeout_seconds: None,
+                sidecar: SidecarDefaults {
+                    image: DEFAULT_SIDECAR_IMAGE.into(),
+                    program: sidecar_program(None),
+                },
             },
             policy: Policy::default(),
             leader_election: None,
@@ -374,6 +424,11 @@ impl TryFrom<RunArgs> for Config {
                 "--default-runner-image must not be empty".into(),
             ));
         }
+        if args.report_sidecar_image.trim().is_empty() {
+            return Err(ConfigError(
+                "--report-sidecar-image must not be empty".into(),
+            ));
+        }
         let (retry_backoff, max_retry_backoff) = args.jobs.backoff()?;
         Ok(Config {
             namespace: args.namespace.filter(|ns| !ns.trim().is_empty()),
@@ -383,6 +438,10 @@ impl TryFrom<RunArgs> for Config {
                 command: parse_command(&args.default_runner_command)?,
                 timeout_seconds: Some(i64::from(args.jobs.default_timeout_seconds))
                     .filter(|seconds| *seconds > 0),
+                sidecar: SidecarDefaults {
+                    image: args.report_sidecar_image.trim().to_owned(),
+                    program: sidecar_program(args.report_sidecar_program.as_deref()),
+                },
             },
             policy: Policy {
                 start_grace: Duration::from_secs(args.start_grace_seconds),
@@ -395,6 +454,7 @@ impl TryFrom<RunArgs> for Config {
                     .jobs
                     .default_ttl_seconds_after_finished
                     .map(Duration::from_secs),
+                keep_logs: args.jobs.default_keep_logs,
                 ..Policy::default()
             },
             leader_election: args.leader.into_config()?,

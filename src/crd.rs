@@ -120,6 +120,16 @@ pub struct TestJobSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_cleanup: Option<PodCleanup>,
 
+    /// How the runner's report (the file named by `$TESTJOB_REPORT_FILE`) is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportSpec>,
+
+    /// Keep the last 64 KiB of the runner's log in the report ConfigMap before the operator
+    /// deletes a runner Pod (`podCleanup`), so it outlives the Pod (default: the operator's
+    /// `--default-keep-logs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_logs: Option<bool>,
+
     /// Delete the TestJob (and with it its Pods) this many seconds after it finished (default: the
     /// operator's `--default-ttl-seconds-after-finished`; kept forever when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,6 +149,8 @@ impl TestJobSpec {
             priority: None,
             cancel: None,
             pod_cleanup: None,
+            report: None,
+            keep_logs: None,
             ttl_seconds_after_finished: None,
         }
     }
@@ -147,6 +159,33 @@ impl TestJobSpec {
     pub fn is_cancelled(&self) -> bool {
         self.cancel == Some(true)
     }
+}
+
+/// How the runner's report is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportSpec {
+    /// What the report is written in: `Auto` (default: recognised from its content), `JSON`
+    /// (the results protocol), `JUnit` (JUnit XML) or `TAP` (Test Anything Protocol 12–14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ReportFormat>,
+}
+
+/// The format of a runner's report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ReportFormat {
+    /// Recognised from the content.
+    #[default]
+    Auto,
+    /// `{"results": [...], "message": ...}`, as in `$TESTJOB_RESULTS_FILE`.
+    #[serde(rename = "JSON")]
+    Json,
+    /// JUnit XML, as pytest `--junitxml`, Maven Surefire, jest-junit or go-junit-report write it.
+    #[serde(rename = "JUnit")]
+    JUnit,
+    /// Test Anything Protocol, as Perl's Test::More and `prove` write it.
+    #[serde(rename = "TAP")]
+    Tap,
 }
 
 /// Which failed attempts `spec.retries` retries.
@@ -427,9 +466,17 @@ pub struct TestJobStatus {
     ))]
     pub attempts: Vec<AttemptStatus>,
 
-    /// Counts of the results by status.
+    /// Counts of the results by status: exact, however many results the report held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
+
+    /// Results of the report left out of `results` (which holds at most 100, failures first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_omitted: Option<Summary>,
+
+    /// Where the full report of the current attempt is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportStatus>,
 
     /// Short result for `kubectl get`, e.g. `12/14 passed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -448,6 +495,29 @@ pub struct TestJobStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// The full report of an attempt, kept in a ConfigMap owned by the TestJob. Fetch it with
+/// `kubectl get configmap CONFIGMAP -o jsonpath='{.data.KEY}'`, or for a compressed one
+/// `kubectl get configmap CONFIGMAP -o jsonpath='{.binaryData.KEY}' | base64 -d | gunzip`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportStatus {
+    /// The ConfigMap holding it (in the TestJob's namespace).
+    pub config_map: String,
+    /// Its key: under `data`, or under `binaryData` when `compressed`.
+    pub key: String,
+    /// JSON, JUnit or TAP.
+    pub format: String,
+    /// Size of the report the runner wrote.
+    pub bytes: i64,
+    /// SHA-256 of the report the runner wrote, in hex.
+    pub sha256: String,
+    /// Whether it is kept gzipped in `binaryData`.
+    pub compressed: bool,
+    /// Whether the kept copy was cut to fit a ConfigMap (the summary still counts everything).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// One attempt of a TestJob: one runner Pod.

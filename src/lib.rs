@@ -9,11 +9,13 @@
 //!   [`pod`] (the runner Pod), [`status`], [`outcome`], [`results`], the run [`queue`],
 //!   [`own_writes`] (what this process wrote), [`metrics`], [`health`].
 
+pub mod archive;
 #[cfg(feature = "sandbox")]
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod crd;
+pub mod handover;
 pub mod health;
 pub mod metrics;
 pub mod operator;
@@ -23,9 +25,11 @@ pub mod pod;
 pub mod policy;
 pub mod queue;
 pub mod reconcile;
+pub mod report;
 pub mod results;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_cmd;
+pub mod sidecar;
 pub mod status;
 
 pub use config::Config;

@@ -24,6 +24,8 @@ pub struct Policy {
     pub pod_cleanup: PodCleanup,
     /// `ttlSecondsAfterFinished` of jobs that set none; `None` keeps them.
     pub ttl_after_finished: Option<Duration>,
+    /// `keepLogs` of jobs that set none.
+    pub keep_logs: bool,
 }
 
 impl Default for Policy {
@@ -37,6 +39,7 @@ impl Default for Policy {
             retries: 0,
             pod_cleanup: PodCleanup::OnSuccess,
             ttl_after_finished: None,
+            keep_logs: false,
         }
     }
 }
@@ -54,6 +57,11 @@ impl Policy {
         self.retry_backoff
             .saturating_mul(1u32 << doublings)
             .min(self.max_retry_backoff)
+    }
+
+    /// Whether the runner's log is kept before `job`'s runner Pods are deleted.
+    pub fn keep_logs(&self, job: &TestJob) -> bool {
+        job.spec.keep_logs.unwrap_or(self.keep_logs)
     }
 
     /// When `job`'s runner Pods are deleted.

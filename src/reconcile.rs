@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod cleanup;
+pub mod collect;
 pub mod context;
 pub mod controller;
 pub mod decide;
@@ -31,7 +32,10 @@ pub use context::Context;
 pub use controller::controller;
 pub use error::{Error, Result};
 
-use crate::{crd::TestJob, pod::InvalidJob};
+use crate::{
+    crd::{PodCleanup, TestJob},
+    pod::InvalidJob,
+};
 use decide::{Decision, decide};
 use read::{PodRead, pod_to_read, read_pod};
 
@@ -77,10 +81,17 @@ pub async fn reconcile(job: Arc<TestJob>, ctx: Arc<Context>) -> Result<Action> {
             next_attempt_at,
         } => {
             let pod = current_pod.as_ref();
+            // Every attempt's Pod goes when the job's Pods are cleaned up.
+            let keep_log = policy.keep_logs(&job) && policy.pod_cleanup(&job) != PodCleanup::Never;
+            let failed = collect::collect(&job, failed, pod, keep_log, &pods, &ctx).await?;
             apply::retry(&job, failed, next_attempt_at, pod, &pods, &ctx).await
         }
         Decision::Finish(outcome) => {
-            apply::finish(&job, outcome, current_pod.as_ref(), &pods, &ctx).await
+            let pod = current_pod.as_ref();
+            let keep_log =
+                policy.keep_logs(&job) && policy.pod_cleanup(&job).deletes_after(outcome.phase);
+            let outcome = collect::collect(&job, outcome, pod, keep_log, &pods, &ctx).await?;
+            apply::finish(&job, outcome, pod, &pods, &ctx).await
         }
         Decision::CleanUp => {
             cleanup::clean_up(&job, current_pod.as_ref(), &pods, &ctx).await?;

@@ -170,7 +170,8 @@ fn parse_object(object: &Map<String, Value>) -> RunnerReport {
     }
 }
 
-fn parse_entry(entry: &Value) -> Result<TestResult, String> {
+/// Reads one entry of `results`; also used by [`crate::report`] for JSON reports of any size.
+pub(crate) fn parse_entry(entry: &Value) -> Result<TestResult, String> {
     let Value::Object(entry) = entry else {
         return Err(format!("expected an object, got {}", json_type(entry)));
     };

@@ -8,7 +8,7 @@ use k8s_openapi::{
 };
 
 use crate::{
-    crd::{AttemptStatus, Phase, Summary, TestJob, TestJobStatus},
+    crd::{AttemptStatus, Phase, TestJob, TestJobStatus},
     outcome::{Outcome, reason},
 };
 
@@ -202,7 +202,7 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
         Some(start) if outcome.finished_at < start => start,
         _ => outcome.finished_at,
     };
-    let summary = (!outcome.results.is_empty()).then(|| Summary::of(&outcome.results));
+    let summary = outcome.summary();
     let mut attempts = previous.attempts.clone();
     record_end(&mut attempts, &previous, outcome);
     TestJobStatus {
@@ -216,6 +216,8 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
         duration: start.map(|start| format_duration(completion.duration_since(start))),
         exit_code: outcome.exit_code,
         results: outcome.results.clone(),
+        results_omitted: outcome.omitted,
+        report: outcome.report.as_deref().cloned(),
         attempts,
         summary,
         result: summary.map(|s| s.display()),
@@ -253,7 +255,7 @@ fn record_end(attempts: &mut Vec<AttemptStatus>, previous: &TestJobStatus, ended
     entry.reason = Some(ended.reason.clone());
     entry.exit_code = ended.exit_code;
     entry.completion_time = Some(Time(completion));
-    entry.summary = (!ended.results.is_empty()).then(|| Summary::of(&ended.results));
+    entry.summary = ended.summary();
 }
 
 /// A duration the way Go and kubectl print them, to whole seconds: `0s`, `42s`, `1m23s`, `2h0m5s`.
@@ -397,6 +399,9 @@ mod tests {
             ],
             finished_at: ts(83),
             stop_pod: false,
+            summary: None,
+            omitted: None,
+            report: None,
         };
         let status = finished_status(&job, &outcome, ts(90));
         assert_eq!(status.phase, Some(Phase::Succeeded));

@@ -99,12 +99,12 @@ async fn launch_pod(job: &TestJob, attempt: i32, pods: &Api<Pod>, ctx: &Context)
                 return Err(Error::PodVanished(name));
             };
             Ok(
-                match plan::adopt(job, attempt, &existing, Timestamp::now()) {
-                    Ok(()) => Launch::Ready {
+                match plan::foreign_pod(job, attempt, &existing, Timestamp::now()) {
+                    None => Launch::Ready {
                         pod: Box::new(existing),
                         adopted: true,
                     },
-                    Err(conflict) => Launch::Failed(conflict),
+                    Some(conflict) => Launch::Failed(conflict),
                 },
             )
         }

@@ -36,12 +36,13 @@ pub fn refused(attempt: i32, name: &str, status: &Status, now: Timestamp) -> Out
 }
 
 /// What a Pod that already exists under the attempt's name means: ours (created by an earlier
-/// try at the same attempt, or by another replica) is adopted; a foreign one fails the attempt.
-pub fn adopt(job: &TestJob, attempt: i32, existing: &Pod, now: Timestamp) -> Result<(), Outcome> {
+/// try at the same attempt, or by another replica) is adopted (`None`); a foreign one fails the
+/// attempt with the returned outcome.
+pub fn foreign_pod(job: &TestJob, attempt: i32, existing: &Pod, now: Timestamp) -> Option<Outcome> {
     if is_owned_by(existing, job) {
-        return Ok(());
+        return None;
     }
-    Err(Outcome::failed(
+    Some(Outcome::failed(
         attempt,
         reason::POD_CONFLICT,
         format!(
@@ -223,14 +224,17 @@ mod tests {
     #[test]
     fn an_existing_pod_is_adopted_only_when_the_job_controls_it() {
         let job = job(None, None);
-        assert_eq!(adopt(&job, 1, &pod(Some("uid-1"), false), at(0)), Ok(()));
-        let foreign = adopt(&job, 1, &pod(Some("other"), false), at(0)).expect_err("conflict");
+        assert_eq!(
+            foreign_pod(&job, 1, &pod(Some("uid-1"), false), at(0)),
+            None
+        );
+        let foreign = foreign_pod(&job, 1, &pod(Some("other"), false), at(0)).expect("conflict");
         assert_eq!(foreign.reason, reason::POD_CONFLICT);
         assert_eq!(
             foreign.message,
             "Pod smoke-1 already exists and is not controlled by this TestJob"
         );
-        assert!(adopt(&job, 1, &pod(None, false), at(0)).is_err());
+        assert!(foreign_pod(&job, 1, &pod(None, false), at(0)).is_some());
     }
 
     #[test]

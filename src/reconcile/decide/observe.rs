@@ -111,14 +111,13 @@ pub(super) fn observe_pod(
         }
         Some("Succeeded") => {
             return PodState::Ended(Outcome {
-                attempt,
                 phase: Phase::Succeeded,
-                reason: reason::NO_RESULTS.into(),
-                message: format!("runner Pod {name} succeeded but reported no container status"),
-                exit_code: None,
-                results: vec![],
-                finished_at: now,
-                stop_pod: false,
+                ..Outcome::failed(
+                    attempt,
+                    reason::NO_RESULTS,
+                    format!("runner Pod {name} succeeded but reported no container status"),
+                    now,
+                )
             });
         }
         _ => {}
