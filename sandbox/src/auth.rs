@@ -15,7 +15,7 @@
 pub mod api;
 pub mod authn;
 pub mod rbac;
-pub mod request_info;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 
@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
+pub use crate::request_info::RequestInfo;
 use crate::schema::go_quote;
 use crate::state::State;
-pub use request_info::RequestInfo;
 
 /// The user name the admin token authenticates as (kubeadm's admin kubeconfig user).
 pub const ADMIN_USER: &str = "kubernetes-admin";

@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod apply;
 pub mod auth;
+pub mod bootstrap;
 pub mod control;
 pub mod controllers;
 pub mod discovery;
@@ -25,6 +26,7 @@ pub mod patch;
 pub mod protobuf;
 pub mod registry;
 pub mod request;
+pub mod request_info;
 pub mod schema;
 pub mod selectors;
 pub mod server;
@@ -32,6 +34,7 @@ pub mod state;
 pub mod stats;
 pub mod store;
 pub mod table;
+pub mod timestamp;
 pub mod tls;
 pub mod watch;
 

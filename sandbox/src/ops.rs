@@ -3,13 +3,15 @@
 //! preconditions, optimistic concurrency, generation, dry run, graceful and cascading deletion)
 //! around the per-kind rules in `admission`.
 
+mod apply;
+
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::admission::{self, FieldValidation, add_finalizer, now_rfc3339};
+use crate::admission::{self, FieldValidation, add_finalizer};
 use crate::errors::{
     ApiError, ApiResult, already_exists, bad_request, conflict, conflict_modified, forbidden,
     not_found, unsupported_media_type,
@@ -20,6 +22,7 @@ use crate::registry::ResourceType;
 use crate::schema::FieldError;
 use crate::state::State;
 use crate::store::{Obj, StorageKey, Updated, meta_str};
+use crate::timestamp::{now_rfc3339, rfc3339};
 
 #[derive(Clone, Debug)]
 pub struct WriteOptions {
@@ -194,17 +197,6 @@ pub fn create(
     opts: &WriteOptions,
 ) -> ApiResult<Written> {
     create_tracked(state, rt, namespace, body, opts, Tracking::Update)
-}
-
-/// Creates the object server-side apply computed (managed fields included).
-pub fn create_applied(
-    state: &State,
-    rt: &ResourceType,
-    namespace: Option<&str>,
-    body: Value,
-    opts: &WriteOptions,
-) -> ApiResult<Written> {
-    create_tracked(state, rt, namespace, body, opts, Tracking::Applied)
 }
 
 fn create_tracked(
@@ -531,34 +523,6 @@ pub fn update(
     )
 }
 
-/// Stores what server-side apply made of the current object (`apply` gets the client's view
-/// and returns the object with its managed fields).
-pub fn update_applied(
-    state: &State,
-    rt: &ResourceType,
-    namespace: &str,
-    name: &str,
-    sub: Option<&str>,
-    opts: &WriteOptions,
-    apply: impl FnOnce(&Value) -> ApiResult<Value>,
-) -> ApiResult<Written> {
-    run_update(
-        state,
-        rt,
-        namespace,
-        name,
-        opts,
-        |current| {
-            let mut applied = apply(current)?;
-            check_identity(&applied, namespace, name)?;
-            check_kind(rt, &mut applied)?;
-            Ok(applied)
-        },
-        sub,
-        Tracking::Applied,
-    )
-}
-
 /// The patch formats kube-apiserver accepts, by Content-Type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PatchType {
@@ -630,10 +594,10 @@ pub fn patch(
         return Err(unsupported_patch(rt));
     }
     if patch_type == PatchType::Apply {
-        return crate::apply::apply(state, rt, namespace, name, sub, body, opts);
+        return apply::apply(state, rt, namespace, name, sub, body, opts);
     }
     if opts.force.is_some() {
-        return Err(crate::apply::force_not_allowed());
+        return Err(apply::force_not_allowed());
     }
     let (group, kind) = (rt.group.clone(), rt.kind.clone());
     run_update(
@@ -749,7 +713,7 @@ pub fn delete(
             }
         } else {
             let at = Utc::now() + Duration::seconds(grace);
-            next["metadata"]["deletionTimestamp"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            next["metadata"]["deletionTimestamp"] = json!(rfc3339(at));
             next["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
         }
         if is_namespace {

@@ -281,7 +281,7 @@ fn print(rt: &ResourceType, objects: &[Value], now: DateTime<Utc>) -> Printed {
             .iter()
             .map(|o| {
                 let created = parse_time(&o["metadata"]["creationTimestamp"])
-                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .map(crate::timestamp::rfc3339)
                     .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
                 Row::cells(vec![name_of(o).into(), created.into()])
             })

@@ -185,7 +185,7 @@ pub fn serve(
         Endpoint::TokenReview => token_review(state, obj),
         Endpoint::SelfSubjectReview => Ok(envelope(
             e,
-            json!({"creationTimestamp": crate::admission::now_rfc3339()}),
+            json!({"creationTimestamp": crate::timestamp::now_rfc3339()}),
             None,
             json!({"userInfo": user.to_json()}),
         )),
@@ -290,7 +290,7 @@ fn token_request(state: &State, info: &RequestInfo, req: Value) -> ApiResult<Val
     };
     let now = Utc::now();
     let (token, expires) = authn::issue(state, &sa, &audiences, expiration, &bound, now);
-    let creation = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let creation = crate::timestamp::rfc3339(now);
     Ok(envelope(
         e,
         json!({"name": name, "namespace": namespace, "creationTimestamp": creation}),
@@ -301,7 +301,7 @@ fn token_request(state: &State, info: &RequestInfo, req: Value) -> ApiResult<Val
         })),
         json!({
             "token": token,
-            "expirationTimestamp": expires.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "expirationTimestamp": crate::timestamp::rfc3339(expires),
         }),
     ))
 }

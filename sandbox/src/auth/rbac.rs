@@ -16,7 +16,6 @@ use serde_json::{Map, Value, json};
 
 use super::authn::split_service_account_username;
 use super::{Attributes, Decision, RequestInfo, UserInfo};
-use crate::ops::{self, WriteOptions};
 use crate::schema::go_quote;
 use crate::selectors::label_selector_from_json;
 use crate::state::State;
@@ -449,8 +448,10 @@ fn aggregate_bootstrap_roles(roles: &mut [Value]) {
     }
 }
 
-/// Creates the default ClusterRoles and ClusterRoleBindings every cluster starts with.
-pub fn bootstrap(state: &State) -> anyhow::Result<()> {
+/// The default ClusterRoles (aggregated ones with their rules filled in) and
+/// ClusterRoleBindings every cluster starts with, by resource (`clusterroles`,
+/// `clusterrolebindings`), in the order they are created.
+pub(crate) fn bootstrap_objects() -> anyhow::Result<[(&'static str, Vec<Value>); 2]> {
     let policy: Value =
         serde_yaml::from_str(BOOTSTRAP_POLICY).context("parsing the bootstrap RBAC policy")?;
     let mut roles: Vec<Value> = policy["clusterRoles"]
@@ -458,27 +459,15 @@ pub fn bootstrap(state: &State) -> anyhow::Result<()> {
         .cloned()
         .unwrap_or_default();
     aggregate_bootstrap_roles(&mut roles);
-    let bindings = policy["clusterRoleBindings"]
+    let mut bindings = policy["clusterRoleBindings"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let opts = WriteOptions::default();
-    for (plural, objects) in [("clusterroles", roles), ("clusterrolebindings", bindings)] {
-        let rt = state
-            .registry
-            .find(RBAC_GROUP, "v1", plural)
-            .with_context(|| format!("{plural} type"))?;
-        for mut obj in objects {
-            bootstrap_metadata(&mut obj);
-            let name = obj["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            ops::create(state, &rt, None, obj, &opts)
-                .map_err(|e| anyhow::anyhow!("creating {plural} {name}: {e}"))?;
-        }
-    }
-    Ok(())
+    roles
+        .iter_mut()
+        .chain(bindings.iter_mut())
+        .for_each(bootstrap_metadata);
+    Ok([("clusterroles", roles), ("clusterrolebindings", bindings)])
 }
 
 #[cfg(test)]
