@@ -25,9 +25,9 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::{ApiError, ApiResult, bad_request, internal};
 use crate::registry::ResourceType;
-use crate::schema::go_quote;
 use crate::timestamp::now_rfc3339;
 
+use crate::gofmt;
 pub use fieldpath::{PathElement, Set};
 pub use schema::Ty;
 
@@ -110,7 +110,7 @@ impl Managed {
                 other => {
                     return Err(format!(
                         "invalid fieldsType {} in managed fields entry {i}",
-                        go_quote(other)
+                        gofmt::quote(other)
                     ));
                 }
             }
@@ -629,7 +629,7 @@ pub(crate) fn apply_object(
         }
         // `runtime.Encode` of unstructured: Go's JSON encoder, newline included.
         object["metadata"]["annotations"][LAST_APPLIED] =
-            json!(format!("{}\n", fieldpath::go_json(&applied)));
+            json!(format!("{}\n", gofmt::json(&applied)));
     }
     set_managed(&mut object, &managed);
     Ok(object)
@@ -638,11 +638,11 @@ pub(crate) fn apply_object(
 /// `printManager`: how conflict messages name a manager.
 fn print_manager(id: &str) -> String {
     let Ok(e) = serde_json::from_str::<Value>(id) else {
-        return go_quote(id);
+        return gofmt::quote(id);
     };
-    let mut out = go_quote(e["manager"].as_str().unwrap_or_default());
+    let mut out = gofmt::quote(e["manager"].as_str().unwrap_or_default());
     if let Some(sub) = e["subresource"].as_str().filter(|s| !s.is_empty()) {
-        out = format!("{out} with subresource {}", go_quote(sub));
+        out = format!("{out} with subresource {}", gofmt::quote(sub));
     }
     if e["operation"] == "Update" {
         out = format!(

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
+use crate::gofmt;
 pub use crate::request_info::RequestInfo;
-use crate::schema::go_quote;
 use crate::state::State;
 
 /// The user name the admin token authenticates as (kubeadm's admin kubeconfig user).
@@ -112,7 +112,7 @@ pub fn authorize(state: &State, attrs: &Attributes) -> Decision {
 pub fn forbidden(attrs: &Attributes, reason: &str) -> ApiError {
     let req = &attrs.request;
     let user = &attrs.user.username;
-    let q = go_quote;
+    let q = gofmt::quote;
     let mut msg = if !req.resource_request {
         format!("User {} cannot {} path {}", q(user), req.verb, q(&req.path))
     } else if !req.namespace.is_empty() {

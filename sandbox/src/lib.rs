@@ -16,6 +16,7 @@ pub mod errors;
 pub mod events;
 pub mod faults;
 pub mod filters;
+pub mod gofmt;
 pub mod handlers;
 pub mod kubeconfig;
 pub mod kubelet;

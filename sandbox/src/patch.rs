@@ -274,7 +274,7 @@ fn array_index(seg: &str, len: usize, inserting: bool) -> Result<usize, String> 
     let i: i64 = seg.parse().map_err(|_| {
         format!(
             "strconv.Atoi: parsing {}: invalid syntax",
-            gojson::quote(seg)
+            crate::gofmt::quote(seg)
         )
     })?;
     let size = if inserting { len + 1 } else { len } as i64;

@@ -28,7 +28,7 @@ mod structural;
 
 use serde_json::Value;
 
-pub use errors::{ErrorType, FieldError, NIL_PATH, aggregate_message, go_quote, invalid_status};
+pub use errors::{ErrorType, FieldError, NIL_PATH, aggregate_message, invalid_status};
 
 use errors::FieldPath;
 use model::Schema;

@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::gofmt;
+
 /// A label selector operator (`selection.Operator`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LabelOperator {
@@ -155,7 +157,7 @@ impl Requirement {
                         errs.push(format!(
                             "values[{i}]: Invalid value: {}: for 'Gt', 'Lt' operators, the value \
                              must be an integer",
-                            go_quote(v)
+                            gofmt::quote(v)
                         ));
                     }
                 }
@@ -167,7 +169,7 @@ impl Requirement {
             if !problems.is_empty() {
                 errs.push(format!(
                     "values[{i}][{key}]: Invalid value: {}: {}",
-                    go_quote(v),
+                    gofmt::quote(v),
                     problems.join("; ")
                 ));
             }
@@ -251,7 +253,7 @@ pub fn label_selector_from_json(sel: &Value) -> Result<LabelSelector, String> {
             other => {
                 return Err(format!(
                     "{} is not a valid label selector operator",
-                    go_quote(other)
+                    gofmt::quote(other)
                 ));
             }
         };
@@ -692,7 +694,7 @@ fn validate_label_key(key: &str, path: &str) -> Option<String> {
     (!errs.is_empty()).then(|| {
         format!(
             "{path}: Invalid value: {}: {}",
-            go_quote(key),
+            gofmt::quote(key),
             errs.join("; ")
         )
     })
@@ -713,38 +715,13 @@ fn aggregate(mut errs: Vec<String>) -> String {
     }
 }
 
-/// `%q` of a string (Go's `strconv.Quote`).
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() && (c as u32) < 0x80 => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// `json.Marshal` of a `[]string` as an error's bad value (`null` when empty, as Go's nil
 /// slice), with Go's HTML escaping.
 fn go_json_strings(values: &[String]) -> String {
     if values.is_empty() {
         return "null".to_string();
     }
-    serde_json::to_string(values)
-        .unwrap_or_default()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
+    gofmt::json(&Value::from(values))
 }
 
 #[path = "selectors/fields.rs"]

@@ -48,7 +48,7 @@ pub fn parse_include_object(value: Option<&str>) -> Result<IncludeObject, String
         other => Err(format!(
             "Unable to convert to Table as requested: includeObject: Invalid value: {}: \
              must be 'Metadata', 'Object', 'None', or empty",
-            go_json_string(other)
+            crate::gofmt::json_string(other)
         )),
     }
 }
@@ -359,27 +359,6 @@ fn age_since(v: &Value, now: DateTime<Utc>) -> String {
         Some(t) => human_duration(now - t),
         None => "<unknown>".into(),
     }
-}
-
-/// The value as Go's `encoding/json` writes a string: JSON with `<`, `>`, `&`, U+2028 and
-/// U+2029 escaped.
-fn go_json_string(s: &str) -> String {
-    go_html_escape(&Value::String(s.to_owned()).to_string())
-}
-
-fn go_html_escape(json_text: &str) -> String {
-    let mut out = String::with_capacity(json_text.len());
-    for c in json_text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

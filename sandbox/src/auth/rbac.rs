@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::authn::split_service_account_username;
 use super::{Attributes, Decision, RequestInfo, UserInfo};
-use crate::schema::go_quote;
+use crate::gofmt;
 use crate::selectors::label_selector_from_json;
 use crate::state::State;
 use crate::store::StorageKey;
@@ -119,7 +119,7 @@ fn key(plural: &str) -> StorageKey {
 }
 
 fn not_found(singular: &str, name: &str) -> String {
-    format!("{singular}.{RBAC_GROUP} {} not found", go_quote(name))
+    format!("{singular}.{RBAC_GROUP} {} not found", gofmt::quote(name))
 }
 
 fn rules_of(obj: &Value) -> Vec<PolicyRule> {
@@ -188,7 +188,7 @@ fn role_ref_rules(
         "ClusterRole" => cluster_role_rules(state, name),
         other => Err(format!(
             "unsupported role reference kind: {}",
-            go_quote(other)
+            gofmt::quote(other)
         )),
     }
 }
@@ -219,9 +219,9 @@ fn describe_subject(subject: &Value, binding_namespace: &str) -> String {
             .as_str()
             .filter(|n| !n.is_empty())
             .unwrap_or(binding_namespace);
-        format!("{kind} {}", go_quote(&format!("{name}/{ns}")))
+        format!("{kind} {}", gofmt::quote(&format!("{name}/{ns}")))
     } else {
-        format!("{kind} {}", go_quote(name))
+        format!("{kind} {}", gofmt::quote(name))
     }
 }
 
@@ -260,9 +260,9 @@ fn visit_rules_for(
                 let source = || {
                     format!(
                         "ClusterRoleBinding {} of {} {} to {}",
-                        go_quote(binding["metadata"]["name"].as_str().unwrap_or_default()),
+                        gofmt::quote(binding["metadata"]["name"].as_str().unwrap_or_default()),
                         role_ref["kind"].as_str().unwrap_or_default(),
-                        go_quote(role_ref["name"].as_str().unwrap_or_default()),
+                        gofmt::quote(role_ref["name"].as_str().unwrap_or_default()),
                         describe_subject(subject, "")
                     )
                 };
@@ -301,9 +301,9 @@ fn visit_rules_for(
                     let name = binding["metadata"]["name"].as_str().unwrap_or_default();
                     format!(
                         "RoleBinding {} of {} {} to {}",
-                        go_quote(&format!("{name}/{namespace}")),
+                        gofmt::quote(&format!("{name}/{namespace}")),
                         role_ref["kind"].as_str().unwrap_or_default(),
-                        go_quote(role_ref["name"].as_str().unwrap_or_default()),
+                        gofmt::quote(role_ref["name"].as_str().unwrap_or_default()),
                         describe_subject(subject, namespace)
                     )
                 };

@@ -11,8 +11,9 @@
 
 use serde_json::{Map, Value};
 
-use super::gojson::{fmt_lists, fmt_map, fmt_v, go_type};
+use super::gojson::go_type;
 use super::smp_schema::{Schema, Strategy, TypeDef};
+use crate::gofmt;
 
 const DIRECTIVE_MARKER: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -58,7 +59,7 @@ fn internal(message: String) -> SmpError {
 fn no_merge_key(m: &Map<String, Value>, key: &str) -> SmpError {
     internal(format!(
         "map: {} does not contain declared merge key: {key}",
-        fmt_map(m)
+        gofmt::map(m)
     ))
 }
 
@@ -74,8 +75,8 @@ fn fmt_s(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "%!s(<nil>)".into(),
-        Value::Bool(_) | Value::Number(_) => format!("%!s({}={})", go_type(v), fmt_v(v)),
-        other => fmt_v(other),
+        Value::Bool(_) | Value::Number(_) => format!("%!s({}={})", go_type(v), gofmt::value(v)),
+        other => gofmt::value(other),
     }
 }
 
@@ -459,7 +460,7 @@ fn handle_directive_in_map(
         _ => Err(internal(format!(
             "unknown patch type: {} in map: {}",
             fmt_s(directive),
-            fmt_map(&patch)
+            gofmt::map(&patch)
         ))),
     }
 }
@@ -520,8 +521,8 @@ fn validate_patch_with_set_order(
     if pi < non_delete.len() && oi >= order.len() {
         return Err(internal(format!(
             "The order in patch list:\n{}\n doesn't match {SET_ELEMENT_ORDER} list:\n{}\n",
-            fmt_v(&Value::Array(patch_list.to_vec())),
-            fmt_v(&Value::Array(order.to_vec())),
+            gofmt::value(&Value::Array(patch_list.to_vec())),
+            gofmt::value(&Value::Array(order.to_vec())),
         )));
     }
     Ok(())
@@ -578,7 +579,7 @@ fn merge_special_elements(
                 return Err(internal(format!(
                     "unknown patch type: {} in map: {}",
                     fmt_s(directive),
-                    fmt_map(&m)
+                    gofmt::map(&m)
                 )));
             }
         }
@@ -774,7 +775,7 @@ fn slice_element_type(lists: &[&[Value]]) -> R<&'static str> {
             Some(prev) if prev != t => {
                 return Err(internal(format!(
                     "list element types are not identical: {}",
-                    fmt_lists(lists)
+                    gofmt::lists(lists)
                 )));
             }
             Some(_) => {}

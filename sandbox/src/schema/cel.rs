@@ -13,9 +13,10 @@ use kube_cel::cel::{Context, ExecutionError, Program, Value as CelValue};
 use serde_json::{Value, json};
 
 use super::correlation;
-use super::errors::{FieldError, FieldPath, go_quote};
+use super::errors::{FieldError, FieldPath};
 use super::formats;
 use super::model::{Additional, Schema};
+use crate::gofmt;
 
 /// One compiled `x-kubernetes-validations` entry.
 #[derive(Debug)]
@@ -42,7 +43,7 @@ const SUPPORTED_REASONS: [&str; 4] = [
 /// a rule that does not compile (Go cannot JSON-encode internal types). Set pointers print as addresses
 /// in Go; a fixed one stands in here.
 fn rule_go_syntax(raw: &serde_json::Map<String, Value>) -> String {
-    let s = |k: &str| go_quote(raw.get(k).and_then(Value::as_str).unwrap_or_default());
+    let s = |k: &str| gofmt::quote(raw.get(k).and_then(Value::as_str).unwrap_or_default());
     let reason = match raw.get("reason").and_then(Value::as_str) {
         Some(_) => "(*apiextensions.FieldValueErrorReason)(0xc000010000)",
         None => "(*apiextensions.FieldValueErrorReason)(nil)",

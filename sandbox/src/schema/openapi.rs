@@ -10,9 +10,10 @@
 use serde_json::Value;
 
 use super::correlation;
-use super::errors::{FieldError, FieldPath, go_float, go_json, go_quote, go_value};
+use super::errors::{FieldError, FieldPath, go_value};
 use super::formats;
 use super::model::{Additional, Schema};
+use crate::gofmt;
 
 /// kube-openapi's validation error codes (errors/schema.go).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +116,7 @@ fn invalid_type(name: &str, type_name: &str, value: &str) -> OErr {
         Some(Value::String(value.to_string())),
         with_in(
             name,
-            format!("must be of type {type_name}: {}", go_quote(value)),
+            format!("must be of type {type_name}: {}", gofmt::quote(value)),
         ),
     )
 }
@@ -170,7 +171,7 @@ impl Num {
 fn bound_text(b: Num) -> String {
     match b {
         Num::Int(i) => i.to_string(),
-        Num::Float(f) => go_float(f),
+        Num::Float(f) => gofmt::float(f),
     }
 }
 
@@ -372,7 +373,7 @@ fn composition_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>
         if first_success.is_none() {
             main.add(OErr::Plain(format!(
                 "{} must validate at least one schema (anyOf)",
-                go_quote(path)
+                gofmt::quote(path)
             )));
         }
         if let Some(b) = best.or(first_success) {
@@ -405,7 +406,7 @@ fn composition_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>
             };
             main.add(OErr::Plain(format!(
                 "{} must validate one and only one schema (oneOf). {additional}",
-                go_quote(path)
+                gofmt::quote(path)
             )));
             if let Some(b) = best {
                 main.merge(b);
@@ -431,7 +432,7 @@ fn composition_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>
             };
             main.add(OErr::Plain(format!(
                 "{} must validate all the schemas (allOf){additional}",
-                go_quote(path)
+                gofmt::quote(path)
             )));
         }
     }
@@ -440,7 +441,7 @@ fn composition_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>
     {
         main.add(OErr::Plain(format!(
             "{} must not validate the schema (not)",
-            go_quote(path)
+            gofmt::quote(path)
         )));
     }
     main.match_count += 1;
@@ -523,7 +524,7 @@ fn number_check(s: &Schema, n: Num, path: &str) -> OResult {
                         Num::Float(factor).value().into(),
                         format!(
                             "factor MultipleOf declared for {path} must be positive: {}",
-                            go_float(factor)
+                            gofmt::float(factor)
                         ),
                     ));
                     (false, String::new())
@@ -533,7 +534,7 @@ fn number_check(s: &Schema, n: Num, path: &str) -> OResult {
                     } else {
                         d / factor
                     };
-                    (!is_json_integer(mult), go_float(factor))
+                    (!is_json_integer(mult), gofmt::float(factor))
                 }
             }
         };
@@ -801,7 +802,7 @@ fn to_field_errors(fld_path: &FieldPath, result: OResult) -> Vec<FieldError> {
                             .iter()
                             .map(|v| match v {
                                 Value::String(s) => s.clone(),
-                                other => go_json(other),
+                                other => gofmt::json(other),
                             })
                             .collect();
                         FieldError::not_supported(field, value.unwrap_or(Value::Null), &allowed)

@@ -4,9 +4,8 @@
 
 use std::fmt;
 
+use crate::gofmt;
 use serde_json::Value;
-
-use super::go_quote;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldOperator {
@@ -254,14 +253,14 @@ impl Conversion {
             Refusal::NotSupported => format!("field label not supported: {label}"),
             Refusal::Job => format!(
                 "field label {} not supported for batchv1.Job",
-                go_quote(label)
+                gofmt::quote(label)
             ),
             Refusal::ResourceSlice => format!(
                 "field label not supported for resource.k8s.io/v1, Kind=ResourceSlice: {label}"
             ),
             Refusal::Default => format!(
                 "{} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
-                go_quote(label)
+                gofmt::quote(label)
             ),
         }
     }

@@ -13,7 +13,8 @@ use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
 use serde_json::Value;
 
-use super::{CREATION_TIMESTAMP_DOC, ColumnDef, Row, go_html_escape, human_duration, name_of};
+use super::{CREATION_TIMESTAMP_DOC, ColumnDef, Row, human_duration, name_of};
+use crate::gofmt;
 use crate::registry::PrinterColumn;
 
 pub(super) struct Convertor {
@@ -133,102 +134,9 @@ fn go_print(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Number(n) => match n.as_i64() {
             Some(i) => i.to_string(),
-            None => go_format_g(n.as_f64().unwrap_or_default()),
+            None => gofmt::float(n.as_f64().unwrap_or_default()),
         },
-        Value::Array(_) | Value::Object(_) => go_json(value),
-    }
-}
-
-/// Go's `json.Marshal` of a decoded JSON value: sorted keys, HTML-escaped strings, Go's
-/// float spelling.
-fn go_json(value: &Value) -> String {
-    match value {
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i.to_string(),
-            None => go_json_float(n.as_f64().unwrap_or_default()),
-        },
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(go_json).collect();
-            format!("[{}]", items.join(","))
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            let items: Vec<String> = entries
-                .into_iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}:{}",
-                        go_html_escape(&Value::from(k.as_str()).to_string()),
-                        go_json(v)
-                    )
-                })
-                .collect();
-            format!("{{{}}}", items.join(","))
-        }
-        other => go_html_escape(&other.to_string()),
-    }
-}
-
-/// Shortest decimal digits and decimal-point position of `f` (`f = 0.d1d2... × 10^dp`).
-fn shortest_digits(f: f64) -> (bool, String, i32) {
-    // `{:e}` prints the shortest round-tripping digits, e.g. "-1.2345e6".
-    let text = format!("{f:e}");
-    let (neg, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.as_str()),
-    };
-    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    (neg, digits, exp.parse::<i32>().unwrap_or(0) + 1)
-}
-
-/// Go's `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`).
-fn go_format_g(f: f64) -> String {
-    let (neg, digits, dp) = shortest_digits(f);
-    // With the shortest digits Go switches to exponent form from 1e+06 on.
-    let exp = dp - 1;
-    let body = if !(-4..6).contains(&exp) {
-        go_exponent_form(&digits, exp)
-    } else {
-        go_fixed_form(&digits, dp)
-    };
-    if neg { format!("-{body}") } else { body }
-}
-
-/// Go's encoding/json spelling of a float64: fixed notation unless very small or large.
-fn go_json_float(f: f64) -> String {
-    let abs = f.abs();
-    let (neg, digits, dp) = shortest_digits(f);
-    let body = if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Go shortens a one-digit negative exponent: 1e-07 becomes 1e-7.
-        go_exponent_form(&digits, dp - 1).replace("e-0", "e-")
-    } else {
-        go_fixed_form(&digits, dp)
-    };
-    if neg { format!("-{body}") } else { body }
-}
-
-fn go_exponent_form(digits: &str, exp: i32) -> String {
-    let (first, rest) = digits.split_at(1);
-    let sign = if exp < 0 { '-' } else { '+' };
-    let mantissa = if rest.is_empty() {
-        first.to_string()
-    } else {
-        format!("{first}.{rest}")
-    };
-    format!("{mantissa}e{sign}{:02}", exp.abs())
-}
-
-fn go_fixed_form(digits: &str, dp: i32) -> String {
-    let nd = digits.len() as i32;
-    if dp <= 0 {
-        format!("0.{}{digits}", "0".repeat((-dp) as usize))
-    } else if dp >= nd {
-        format!("{digits}{}", "0".repeat((dp - nd) as usize))
-    } else {
-        let (int, frac) = digits.split_at(dp as usize);
-        format!("{int}.{frac}")
+        Value::Array(_) | Value::Object(_) => gofmt::json(value),
     }
 }
 
@@ -834,16 +742,16 @@ mod tests {
 
     #[test]
     fn go_float_formatting() {
-        assert_eq!(go_format_g(0.5), "0.5");
-        assert_eq!(go_format_g(100000.0), "100000");
-        assert_eq!(go_format_g(1000000.0), "1e+06");
-        assert_eq!(go_format_g(1234567.5), "1.2345675e+06");
-        assert_eq!(go_format_g(0.0001), "0.0001");
-        assert_eq!(go_format_g(0.00001), "1e-05");
-        assert_eq!(go_format_g(-2.5), "-2.5");
-        assert_eq!(go_json_float(1e21), "1e+21");
-        assert_eq!(go_json_float(1e-7), "1e-7");
-        assert_eq!(go_json_float(1234567.5), "1234567.5");
-        assert_eq!(go_json_float(3.0), "3");
+        assert_eq!(gofmt::float(0.5), "0.5");
+        assert_eq!(gofmt::float(100000.0), "100000");
+        assert_eq!(gofmt::float(1000000.0), "1e+06");
+        assert_eq!(gofmt::float(1234567.5), "1.2345675e+06");
+        assert_eq!(gofmt::float(0.0001), "0.0001");
+        assert_eq!(gofmt::float(0.00001), "1e-05");
+        assert_eq!(gofmt::float(-2.5), "-2.5");
+        assert_eq!(gofmt::json(&Value::from(1e21)), "1e+21");
+        assert_eq!(gofmt::json(&Value::from(1e-7)), "1e-7");
+        assert_eq!(gofmt::json(&Value::from(1234567.5)), "1234567.5");
+        assert_eq!(gofmt::json(&Value::from(3.0)), "3");
     }
 }
