@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::errors::{ApiError, ApiResult, bad_request};
-use crate::registry::{ResourceType, type_from_crd};
+use crate::resource_types::{ResourceType, type_from_crd};
 use crate::schema::{CompiledSchema, FieldError, invalid_status};
 use crate::state::State;
 use crate::timestamp::now_rfc3339;
@@ -268,7 +268,7 @@ fn establish_crd(state: &State, rt: &ResourceType, crd: &mut Value) -> ApiResult
     });
     crd["status"] = status;
     if crd["metadata"]["deletionTimestamp"].is_null() {
-        state.registry.register(served, schema);
+        state.types.register(served, schema);
     }
     Ok(())
 }
@@ -467,7 +467,7 @@ pub fn custom_resource(
     field_validation: FieldValidation,
     status_only: bool,
 ) -> ApiResult<Vec<String>> {
-    let Some(schema) = state.registry.schema(&rt.group, &rt.plural) else {
+    let Some(schema) = state.types.schema(&rt.group, &rt.plural) else {
         return Ok(Vec::new());
     };
     schema.apply_defaults(obj);

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::errors::{ApiError, ApiResult, bad_request, internal};
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 use crate::timestamp::now_rfc3339;
 
 use crate::gofmt;
@@ -734,14 +734,14 @@ mod tests {
     use super::*;
 
     fn cm_type() -> ResourceType {
-        crate::registry::builtin_types()
+        crate::resource_types::builtin_types()
             .into_iter()
             .find(|t| t.kind == "ConfigMap")
             .unwrap()
     }
 
     fn deploy_type() -> ResourceType {
-        crate::registry::builtin_types()
+        crate::resource_types::builtin_types()
             .into_iter()
             .find(|t| t.kind == "Deployment")
             .unwrap()

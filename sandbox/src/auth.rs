@@ -12,10 +12,10 @@
 //! * The authentication/authorization APIs themselves (TokenRequest, TokenReview,
 //!   SelfSubjectReview, the four access reviews) are served by [`api`].
 
-pub mod api;
-pub mod authn;
-pub mod rbac;
-pub mod tokens;
+pub(crate) mod api;
+pub(crate) mod authn;
+pub(crate) mod rbac;
+pub(crate) mod tokens;
 
 use std::collections::BTreeMap;
 

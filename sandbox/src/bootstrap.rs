@@ -22,7 +22,7 @@ pub(crate) fn create_objects(state: &State) -> anyhow::Result<()> {
 fn namespaces_and_node(state: &State) -> anyhow::Result<()> {
     let opts = WriteOptions::default();
     let ns_type = state
-        .registry
+        .types
         .find("", "v1", "namespaces")
         .context("namespaces type")?;
     for ns in BOOTSTRAP_NAMESPACES {
@@ -35,10 +35,7 @@ fn namespaces_and_node(state: &State) -> anyhow::Result<()> {
         )
         .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
     }
-    let node_type = state
-        .registry
-        .find("", "v1", "nodes")
-        .context("nodes type")?;
+    let node_type = state.types.find("", "v1", "nodes").context("nodes type")?;
     let name = state.node_name.clone();
     let node = json!({
         "metadata": {"name": name, "labels": {
@@ -72,7 +69,7 @@ fn rbac_policy(state: &State) -> anyhow::Result<()> {
     let opts = WriteOptions::default();
     for (plural, objects) in bootstrap_objects()? {
         let rt = state
-            .registry
+            .types
             .find(RBAC_GROUP, "v1", plural)
             .with_context(|| format!("{plural} type"))?;
         for obj in objects {

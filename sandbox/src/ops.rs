@@ -18,7 +18,7 @@ use crate::errors::{
 };
 use crate::events;
 use crate::patch;
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 use crate::schema::FieldError;
 use crate::state::State;
 use crate::store::{Obj, StorageKey, Updated, meta_str};
@@ -349,7 +349,7 @@ fn name_taken(rt: &ResourceType, name: &str, existing: &Value) -> ApiError {
 
 /// Every namespace has a `default` ServiceAccount (the serviceaccounts controller's job).
 pub fn ensure_default_service_account(state: &State, namespace: &str) {
-    let Some(rt) = state.registry.find("", "v1", "serviceaccounts") else {
+    let Some(rt) = state.types.find("", "v1", "serviceaccounts") else {
         return;
     };
     let sa = json!({"metadata": {"name": "default", "namespace": namespace}});
@@ -795,5 +795,5 @@ pub fn remove_finalizer(
 
 /// Convenience for controllers: the type of a stored object's storage key.
 pub fn type_of(state: &State, key: &StorageKey) -> Option<Arc<ResourceType>> {
-    state.registry.find_resource(&key.group, &key.plural)
+    state.types.find_resource(&key.group, &key.plural)
 }

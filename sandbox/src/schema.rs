@@ -28,7 +28,7 @@ mod structural;
 
 use serde_json::Value;
 
-pub use errors::{ErrorType, FieldError, NIL_PATH, aggregate_message, invalid_status};
+pub use errors::{FieldError, NIL_PATH, aggregate_message, invalid_status};
 
 use errors::FieldPath;
 use model::Schema;
@@ -56,12 +56,6 @@ impl CompiledSchema {
             Some(message) => Err(message),
             None => Ok(compiled),
         }
-    }
-
-    /// The problems CRD validation would report for the schema's `x-kubernetes-validations`, as field
-    /// errors under `schema_path` (e.g. `spec.versions[0].schema.openAPIV3Schema`).
-    pub fn check(open_api_v3_schema: &Value, schema_path: &str) -> Vec<FieldError> {
-        Self::build(open_api_v3_schema, &FieldPath::new(schema_path)).1
     }
 
     fn build(raw: &Value, path: &FieldPath) -> (Self, Vec<FieldError>) {
@@ -577,7 +571,10 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("compilation failed"), "{err}");
-        let problems = CompiledSchema::check(&bad, "spec.versions[0].schema.openAPIV3Schema");
+        let (_, problems) = CompiledSchema::build(
+            &bad,
+            &FieldPath::new("spec.versions[0].schema.openAPIV3Schema"),
+        );
         assert_eq!(
             problems[0].field,
             "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"

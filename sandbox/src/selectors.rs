@@ -56,11 +56,6 @@ impl LabelSelector {
         })
     }
 
-    /// The selector that matches every object.
-    pub fn everything() -> Self {
-        LabelSelector::default()
-    }
-
     /// The selector that matches no object.
     pub fn nothing() -> Self {
         LabelSelector {
@@ -77,10 +72,6 @@ impl LabelSelector {
     /// Whether the selector places no restriction (Go's `Empty()`; false for [`Self::nothing`]).
     pub fn is_empty(&self) -> bool {
         !self.nothing && self.requirements.is_empty()
-    }
-
-    pub fn requirements(&self) -> &[Requirement] {
-        &self.requirements
     }
 }
 
@@ -727,7 +718,7 @@ fn go_json_strings(values: &[String]) -> String {
 #[path = "selectors/fields.rs"]
 mod fields;
 
-pub use fields::{FieldOperator, FieldRequirement, FieldSelector};
+pub use fields::FieldSelector;
 
 #[cfg(test)]
 mod tests {

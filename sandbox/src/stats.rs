@@ -64,7 +64,7 @@ struct Counts {
 
 /// The counters of one sandbox.
 #[derive(Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     inner: Mutex<Counts>,
 }
 

@@ -21,9 +21,9 @@ mod pod;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 
-pub use accept::{TableVersion, negotiate_table, table_content_type};
+pub use accept::{TableVersion, table_content_type};
 
 /// What each row's `object` holds (`includeObject` query parameter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -364,7 +364,7 @@ fn age_since(v: &Value, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{builtin_types, type_from_crd};
+    use crate::resource_types::{builtin_types, type_from_crd};
     use chrono::{Duration, TimeZone};
 
     pub(super) fn now() -> DateTime<Utc> {

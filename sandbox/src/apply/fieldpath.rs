@@ -256,11 +256,6 @@ impl Set {
         self.members.is_empty() && self.children.values().all(Set::is_empty)
     }
 
-    /// The paths under `pe` (relative to it).
-    pub fn with_prefix(&self, pe: &PathElement) -> Set {
-        self.children.get(pe).cloned().unwrap_or_default()
-    }
-
     pub fn child(&self, pe: &PathElement) -> Option<&Set> {
         self.children.get(pe)
     }

@@ -54,21 +54,6 @@ impl PolicyRule {
         }
     }
 
-    pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        let mut put = |key: &str, list: &[String]| {
-            if !list.is_empty() {
-                out.insert(key.into(), json!(list));
-            }
-        };
-        put("apiGroups", &self.api_groups);
-        put("nonResourceURLs", &self.non_resource_urls);
-        put("resourceNames", &self.resource_names);
-        put("resources", &self.resources);
-        out.insert("verbs".into(), json!(self.verbs));
-        Value::Object(out)
-    }
-
     fn verb_matches(&self, verb: &str) -> bool {
         self.verbs.iter().any(|v| v == "*" || v == verb)
     }

@@ -12,7 +12,7 @@ use k8s_openapi::schemars::JsonSchema;
 use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 
 /// The two documents spell references differently and accept different schema keywords.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

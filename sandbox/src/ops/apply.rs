@@ -10,7 +10,7 @@ use super::{
 };
 use crate::apply::{Endpoint, apply_object, gvk_string};
 use crate::errors::{ApiError, ApiResult, bad_request, not_found};
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 use crate::schema::{FieldError, invalid_status};
 use crate::state::State;
 use crate::store::StorageKey;

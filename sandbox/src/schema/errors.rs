@@ -15,7 +15,6 @@ use crate::gofmt;
 /// Kinds of field errors, as `field.ErrorType`; the `metav1.CauseType` string is [`ErrorType::reason`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorType {
-    NotFound,
     Required,
     Duplicate,
     Invalid,
@@ -23,17 +22,13 @@ pub enum ErrorType {
     Forbidden,
     TooLong,
     TooMany,
-    TooFew,
-    Internal,
     TypeInvalid,
-    TooShort,
 }
 
 impl ErrorType {
     /// The `metav1.CauseType` / `field.ErrorType` string.
     pub fn reason(self) -> &'static str {
         match self {
-            ErrorType::NotFound => "FieldValueNotFound",
             ErrorType::Required => "FieldValueRequired",
             ErrorType::Duplicate => "FieldValueDuplicate",
             ErrorType::Invalid => "FieldValueInvalid",
@@ -41,17 +36,13 @@ impl ErrorType {
             ErrorType::Forbidden => "FieldValueForbidden",
             ErrorType::TooLong => "FieldValueTooLong",
             ErrorType::TooMany => "FieldValueTooMany",
-            ErrorType::TooFew => "FieldValueTooFew",
-            ErrorType::Internal => "InternalError",
             ErrorType::TypeInvalid => "FieldValueTypeInvalid",
-            ErrorType::TooShort => "FieldValueTooShort",
         }
     }
 
     /// `ErrorType.String()`: the words that start the error body.
     pub fn words(self) -> &'static str {
         match self {
-            ErrorType::NotFound => "Not found",
             ErrorType::Required => "Required value",
             ErrorType::Duplicate => "Duplicate value",
             ErrorType::Invalid | ErrorType::TypeInvalid => "Invalid value",
@@ -59,9 +50,6 @@ impl ErrorType {
             ErrorType::Forbidden => "Forbidden",
             ErrorType::TooLong => "Too long",
             ErrorType::TooMany => "Too many",
-            ErrorType::TooFew => "Too few",
-            ErrorType::Internal => "Internal error",
-            ErrorType::TooShort => "Too short",
         }
     }
 }
@@ -146,10 +134,6 @@ impl FieldError {
         Self::new(ErrorType::Duplicate, field, value, "")
     }
 
-    pub fn not_found(field: impl Into<String>, value: Value) -> Self {
-        Self::new(ErrorType::NotFound, field, Some(value), "")
-    }
-
     /// `field.NotSupported`: the detail lists each valid value with Go's `strconv.Quote`.
     pub fn not_supported<S: AsRef<str>>(
         field: impl Into<String>,
@@ -193,16 +177,6 @@ impl FieldError {
         Self::new(ErrorType::TooMany, field, value, detail)
     }
 
-    pub fn internal(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        let detail = detail.into();
-        Self::new(
-            ErrorType::Internal,
-            field,
-            Some(Value::String(detail.clone())),
-            detail,
-        )
-    }
-
     /// The `metav1.CauseType` string, e.g. `FieldValueInvalid`.
     pub fn reason(&self) -> &'static str {
         self.error_type.reason()
@@ -211,11 +185,9 @@ impl FieldError {
     /// `field.Error.ErrorBody()`.
     pub fn body(&self) -> String {
         let mut s = match self.error_type {
-            ErrorType::Required
-            | ErrorType::Forbidden
-            | ErrorType::TooLong
-            | ErrorType::TooShort
-            | ErrorType::Internal => self.error_type.words().to_string(),
+            ErrorType::Required | ErrorType::Forbidden | ErrorType::TooLong => {
+                self.error_type.words().to_string()
+            }
             _ => match &self.bad_value {
                 None => self.error_type.words().to_string(),
                 Some(v) => format!("{}: {}", self.error_type.words(), go_value(v)),

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{CREATION_TIMESTAMP_DOC, ColumnDef, Row, human_duration, name_of};
 use crate::gofmt;
-use crate::registry::PrinterColumn;
+use crate::resource_types::PrinterColumn;
 
 pub(super) struct Convertor {
     pub(super) columns: Vec<ColumnDef>,
@@ -513,14 +513,14 @@ mod tests {
     use super::super::tests::now;
     use super::super::{IncludeObject, to_table};
     use super::*;
-    use crate::registry::type_from_crd;
+    use crate::resource_types::type_from_crd;
     use serde_json::json;
 
     fn column(name: &str, type_: &str, path: &str) -> Value {
         json!({"name": name, "type": type_, "jsonPath": path})
     }
 
-    fn crd(columns: Value) -> crate::registry::ResourceType {
+    fn crd(columns: Value) -> crate::resource_types::ResourceType {
         type_from_crd(&json!({
             "metadata": {"name": "testruns.example.com"},
             "spec": {
@@ -557,7 +557,7 @@ mod tests {
         })
     }
 
-    fn cells(rt: &crate::registry::ResourceType, obj: Value) -> Value {
+    fn cells(rt: &crate::resource_types::ResourceType, obj: Value) -> Value {
         to_table(rt, &[obj], &IncludeObject::None, json!({}), false, now())["rows"][0]["cells"]
             .clone()
     }
