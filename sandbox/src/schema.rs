@@ -9,21 +9,12 @@
 //! [`CompiledSchema::validate_status`] for the `/status` subresource), and answer
 //! [`invalid_status`] when any error came back.
 
-// The submodules live in `schema/`; explicit paths keep that layout whether this file is reached as
-// `mod schema;` or through a `#[path]` attribute.
-#[path = "schema/cel.rs"]
 mod cel;
-#[path = "schema/correlation.rs"]
 mod correlation;
-#[path = "schema/errors.rs"]
 mod errors;
-#[path = "schema/formats.rs"]
 mod formats;
-#[path = "schema/model.rs"]
 mod model;
-#[path = "schema/openapi.rs"]
 mod openapi;
-#[path = "schema/structural.rs"]
 mod structural;
 
 use serde_json::Value;
