@@ -1,5 +1,6 @@
 //! Unit tests of `schema::cel`.
 
+use super::values::escape;
 use super::*;
 
 fn compiled(raw: Value) -> (Schema, Vec<FieldError>) {
