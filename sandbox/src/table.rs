@@ -353,6 +353,11 @@ fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
 /// Unix seconds of Go's zero `time.Time`.
 const ZERO_TIME_UNIX: i64 = -62_135_596_800;
 
+/// The `Age` column of the printers: a string, unlike the CRD convertor's `date`.
+fn age_column() -> ColumnDef {
+    ColumnDef::new("Age", "string", CREATION_TIMESTAMP_DOC)
+}
+
 /// `translateTimestampSince` of the printers: the age of a timestamp, `<unknown>` if unset.
 fn age_since(v: &Value, now: DateTime<Utc>) -> String {
     match parse_time(v) {

@@ -12,25 +12,11 @@ use serde_json::{Value, json};
 
 use super::correlation;
 use super::errors::{FieldError, FieldPath};
-use super::model::{Additional, Schema};
+use super::model::{Additional, CompiledRule, Schema};
 use crate::gofmt;
 use values::to_cel;
 
 mod values;
-
-/// One compiled `x-kubernetes-validations` entry.
-#[derive(Debug)]
-pub struct CompiledRule {
-    pub rule: String,
-    pub message: String,
-    pub reason: Option<String>,
-    pub optional_old_self: bool,
-    program: Program,
-    message_program: Option<Program>,
-    uses_old_self: bool,
-    /// `ValidFieldPath(fieldPath).String()`, when `fieldPath` is set and valid.
-    normalized_field_path: Option<String>,
-}
 
 const SUPPORTED_REASONS: [&str; 4] = [
     "FieldValueDuplicate",

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{CREATION_TIMESTAMP_DOC, ColumnDef, Row, age_since, name_of, parse_time, pod};
+use super::{ColumnDef, Row, age_column, age_since, name_of, parse_time, pod};
 
 type PrintFn = fn(&Value, DateTime<Utc>) -> Row;
 
@@ -78,11 +78,6 @@ pub(super) fn printer_for(group: &str, kind: &str) -> Option<Printer> {
         _ => return None,
     };
     Some(Printer { columns, print })
-}
-
-/// The `Age` column of the printers: a string, unlike the CRD convertor's `date`.
-pub(super) fn age_column() -> ColumnDef {
-    ColumnDef::new("Age", "string", CREATION_TIMESTAMP_DOC)
 }
 
 fn age(obj: &Value, now: DateTime<Utc>) -> Value {
