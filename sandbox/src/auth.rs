@@ -15,7 +15,6 @@
 pub(crate) mod api;
 pub(crate) mod authn;
 pub(crate) mod rbac;
-pub(crate) mod tokens;
 
 use std::collections::BTreeMap;
 

@@ -156,6 +156,18 @@ fn sorted(m: &Map<String, Value>) -> Vec<(&String, &Value)> {
     entries
 }
 
+/// What Go names a JSON value in an `UnmarshalTypeError` ("cannot unmarshal X into ...").
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// `encoding/json.Marshal` of a value decoded into `interface{}`: keys sorted, `<`, `>`, `&`,
 /// U+2028 and U+2029 escaped, floats as Go writes them.
 pub(crate) fn json(v: &Value) -> String {

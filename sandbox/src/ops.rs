@@ -1,9 +1,13 @@
 //! The write path shared by HTTP handlers and the sandbox's own controllers: create, update,
 //! patch and delete with the generic registry rules of kube-apiserver (metadata ownership,
 //! preconditions, optimistic concurrency, generation, dry run, graceful and cascading deletion)
-//! around the per-kind rules in `admission`.
+//! around the per-kind rules in `admission`. PATCH requests are in [`mod@patch`], server-side apply
+//! requests in [`apply`], which calls down into `crate::apply` for the field management.
 
 mod apply;
+mod patch;
+
+pub use patch::{PatchType, patch, unsupported_patch};
 
 use std::sync::Arc;
 
@@ -14,10 +18,9 @@ use serde_json::{Value, json};
 use crate::admission::{self, FieldValidation, add_finalizer};
 use crate::errors::{
     ApiError, ApiResult, already_exists, bad_request, conflict, conflict_modified, forbidden,
-    not_found, unsupported_media_type,
+    not_found,
 };
 use crate::events;
-use crate::patch;
 use crate::resource_types::ResourceType;
 use crate::schema::FieldError;
 use crate::state::State;
@@ -518,113 +521,6 @@ pub fn update(
         name,
         opts,
         move |_| Ok(body),
-        sub,
-        Tracking::Update,
-    )
-}
-
-/// The patch formats kube-apiserver accepts, by Content-Type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PatchType {
-    Json,
-    Merge,
-    Strategic,
-    Apply,
-}
-
-impl PatchType {
-    pub fn from_content_type(ct: &str) -> Option<Self> {
-        let base = ct.split(';').next().unwrap_or_default().trim();
-        match base {
-            "application/json-patch+json" => Some(PatchType::Json),
-            "application/merge-patch+json" => Some(PatchType::Merge),
-            "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            // CBOR apply bodies need a feature gate that is off by default (415 like any
-            // unknown type).
-            "application/apply-patch+yaml" => Some(PatchType::Apply),
-            _ => None,
-        }
-    }
-}
-
-fn accepted_patch_types(rt: &ResourceType) -> Vec<&'static str> {
-    let mut types = vec![
-        "application/json-patch+json",
-        "application/merge-patch+json",
-    ];
-    if !rt.is_custom() {
-        types.push("application/strategic-merge-patch+json");
-    }
-    types.push("application/apply-patch+yaml");
-    types
-}
-
-pub fn unsupported_patch(rt: &ResourceType) -> ApiError {
-    unsupported_media_type(&accepted_patch_types(rt))
-}
-
-fn patch_error(e: patch::PatchError) -> ApiError {
-    let mut status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": e.message, "code": e.code});
-    if !e.reason.is_empty() {
-        status["reason"] = json!(e.reason);
-    }
-    if e.detail.is_some() {
-        status["details"] = json!({});
-    }
-    ApiError {
-        code: e.code,
-        status,
-    }
-}
-
-/// PATCH of an object or its status. Server-side apply creates the object when it is absent.
-#[allow(clippy::too_many_arguments)]
-pub fn patch(
-    state: &State,
-    rt: &ResourceType,
-    namespace: &str,
-    name: &str,
-    sub: Option<&str>,
-    patch_type: PatchType,
-    body: &[u8],
-    opts: &WriteOptions,
-) -> ApiResult<Written> {
-    if patch_type == PatchType::Strategic && rt.is_custom() {
-        return Err(unsupported_patch(rt));
-    }
-    if patch_type == PatchType::Apply {
-        return apply::apply(state, rt, namespace, name, sub, body, opts);
-    }
-    if opts.force.is_some() {
-        return Err(apply::force_not_allowed());
-    }
-    let (group, kind) = (rt.group.clone(), rt.kind.clone());
-    run_update(
-        state,
-        rt,
-        namespace,
-        name,
-        opts,
-        |current| {
-            let patched = match patch_type {
-                PatchType::Json => patch::apply_json_patch(current, body),
-                PatchType::Merge => patch::apply_merge_patch(current, body),
-                PatchType::Strategic => {
-                    patch::apply_strategic_merge_patch(current, body, &group, &kind)
-                }
-                PatchType::Apply => {
-                    return Err(crate::errors::internal(
-                        "apply patches are handled separately",
-                    ));
-                }
-            }
-            .map_err(patch_error)?;
-            let mut patched = patched;
-            check_identity(&patched, namespace, name)?;
-            check_kind(rt, &mut patched)?;
-            Ok(patched)
-        },
         sub,
         Tracking::Update,
     )

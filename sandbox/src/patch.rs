@@ -123,7 +123,7 @@ pub fn apply_merge_patch(doc: &Value, patch_body: &[u8]) -> Result<Value, PatchE
             return Err(PatchError::bad_request(format!(
                 "error decoding patch: json: cannot unmarshal {} into Go value of type \
                  map[string]interface {{}}",
-                gojson::json_kind(&other)
+                crate::gofmt::json_kind(&other)
             )));
         }
     };
@@ -155,7 +155,7 @@ pub fn apply_strategic_merge_patch(
         other => {
             return Err(PatchError::bad_request(format!(
                 "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                gojson::json_kind(&other)
+                crate::gofmt::json_kind(&other)
             )));
         }
     };
@@ -184,7 +184,7 @@ fn json_patch_shape_error(patch: &Value) -> Option<String> {
         other => {
             return Some(format!(
                 "json: cannot unmarshal {} into Go value of type []handlers.jsonPatchOp",
-                gojson::json_kind(other)
+                crate::gofmt::json_kind(other)
             ));
         }
     };
@@ -199,7 +199,7 @@ fn json_patch_shape_error(patch: &Value) -> Option<String> {
                             return Some(format!(
                                 "json: cannot unmarshal {} into Go struct field jsonPatchOp.{field} \
                                  of type string",
-                                gojson::json_kind(other)
+                                crate::gofmt::json_kind(other)
                             ));
                         }
                     }
@@ -208,7 +208,7 @@ fn json_patch_shape_error(patch: &Value) -> Option<String> {
             other => {
                 return Some(format!(
                     "json: cannot unmarshal {} into Go value of type handlers.jsonPatchOp",
-                    gojson::json_kind(other)
+                    crate::gofmt::json_kind(other)
                 ));
             }
         }

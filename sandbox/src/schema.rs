@@ -39,7 +39,7 @@ pub struct CompiledSchema {
 
 impl CompiledSchema {
     /// Prepares a schema. Fails when a `x-kubernetes-validations` entry is malformed or its rule or
-    /// `messageExpression` does not compile; the message names the rule (see [`CompiledSchema::check`]).
+    /// `messageExpression` does not compile; the message names the rule.
     pub fn new(open_api_v3_schema: &Value) -> Result<Self, String> {
         let (compiled, problems) =
             Self::build(open_api_v3_schema, &FieldPath::new("openAPIV3Schema"));

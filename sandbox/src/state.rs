@@ -102,7 +102,7 @@ pub struct State {
     pub node_name: String,
     pub lists: crate::list::Snapshots,
     /// Signs and checks ServiceAccount tokens.
-    pub auth_keys: crate::auth::tokens::TokenKeys,
+    pub auth_keys: crate::tokens::TokenKeys,
     pub faults: crate::faults::Faults,
     pub stats: crate::stats::Stats,
 }

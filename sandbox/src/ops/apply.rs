@@ -34,7 +34,7 @@ pub(super) fn apply(
         Ok(other) => {
             return Err(bad_request(format!(
                 "error decoding patch: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                go_kind(&other)
+                crate::gofmt::json_kind(&other)
             )));
         }
         Err(e) => return Err(bad_request(format!("error decoding patch: {e}"))),
@@ -91,16 +91,6 @@ fn clean(rt: &ResourceType, mut obj: Value) -> Value {
         drop_nulls(&mut obj);
     }
     obj
-}
-
-fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Array(_) => "array",
-        Value::String(_) => "string",
-        Value::Number(_) => "number",
-        Value::Bool(_) => "bool",
-        _ => "null",
-    }
 }
 
 /// Creates the object server-side apply computed (managed fields included).

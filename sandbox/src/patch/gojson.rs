@@ -23,18 +23,6 @@ pub(crate) fn decode(input: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(input).map_err(|e| e.to_string())
 }
 
-/// What Go names a JSON value in an `UnmarshalTypeError` ("cannot unmarshal X into ...").
-pub(crate) fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// `reflect.TypeOf(v).String()` for a value decoded into `interface{}` the way the apiserver
 /// decodes patches (integers stay `int64`).
 pub(crate) fn go_type(v: &Value) -> &'static str {

@@ -1,6 +1,7 @@
 //! The key this sandbox signs ServiceAccount tokens with, and the JWT (HS256) signing and
-//! checking of them. A leaf: the shared `State` holds the key, and the authenticator that
-//! reads `State` uses it, so it must import neither.
+//! checking of them. A leaf: the shared `State` holds the key, and the authenticator
+//! (`auth::authn`, which reads `State`) puts claims in and takes them out, so it imports
+//! neither.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
