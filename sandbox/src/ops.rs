@@ -502,6 +502,28 @@ fn check_identity(body: &Value, namespace: &str, name: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// An update whose new object is computed from the current one (a patch, an apply): the result
+/// must keep the name and namespace of the URL, and is stored in the endpoint's kind.
+#[allow(clippy::too_many_arguments)]
+fn update_from_current(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    sub: Option<&str>,
+    opts: &WriteOptions,
+    tracking: Tracking,
+    change: impl FnOnce(&Value) -> ApiResult<Value>,
+) -> ApiResult<Written> {
+    let desired = |current: &Value| {
+        let mut next = change(current)?;
+        check_identity(&next, namespace, name)?;
+        check_kind(rt, &mut next)?;
+        Ok(next)
+    };
+    run_update(state, rt, namespace, name, opts, desired, sub, tracking)
+}
+
 /// PUT of an object or its status.
 pub fn update(
     state: &State,

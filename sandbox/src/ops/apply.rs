@@ -5,9 +5,7 @@
 
 use serde_json::Value;
 
-use super::{
-    Tracking, WriteOptions, Written, check_identity, check_kind, create_tracked, run_update,
-};
+use super::{Tracking, WriteOptions, Written, create_tracked, update_from_current};
 use crate::apply::{Endpoint, apply_object, gvk_string};
 use crate::errors::{ApiError, ApiResult, bad_request, not_found};
 use crate::resource_types::ResourceType;
@@ -67,12 +65,22 @@ pub(super) fn apply(
             )));
         }
         let ns = rt.namespaced.then_some(namespace);
-        return create_applied(state, rt, ns, clean(rt, obj), opts);
+        // The object carries the managed fields the apply computed.
+        return create_tracked(state, rt, ns, clean(rt, obj), opts, Tracking::Applied);
     }
-    update_applied(state, rt, namespace, name, sub, opts, |current| {
-        let obj = apply_object(Some(current), &config, &manager, force, &ep)?;
-        Ok(clean(rt, obj))
-    })
+    update_from_current(
+        state,
+        rt,
+        namespace,
+        name,
+        sub,
+        opts,
+        Tracking::Applied,
+        |current| {
+            let obj = apply_object(Some(current), &config, &manager, force, &ep)?;
+            Ok(clean(rt, obj))
+        },
+    )
 }
 
 /// Built-in kinds are typed in kube-apiserver: a field removed down to `null` is gone.
@@ -91,45 +99,6 @@ fn clean(rt: &ResourceType, mut obj: Value) -> Value {
         drop_nulls(&mut obj);
     }
     obj
-}
-
-/// Creates the object server-side apply computed (managed fields included).
-fn create_applied(
-    state: &State,
-    rt: &ResourceType,
-    namespace: Option<&str>,
-    body: Value,
-    opts: &WriteOptions,
-) -> ApiResult<Written> {
-    create_tracked(state, rt, namespace, body, opts, Tracking::Applied)
-}
-
-/// Stores what server-side apply made of the current object (`apply` gets the client's view
-/// and returns the object with its managed fields).
-fn update_applied(
-    state: &State,
-    rt: &ResourceType,
-    namespace: &str,
-    name: &str,
-    sub: Option<&str>,
-    opts: &WriteOptions,
-    apply: impl FnOnce(&Value) -> ApiResult<Value>,
-) -> ApiResult<Written> {
-    run_update(
-        state,
-        rt,
-        namespace,
-        name,
-        opts,
-        |current| {
-            let mut applied = apply(current)?;
-            check_identity(&applied, namespace, name)?;
-            check_kind(rt, &mut applied)?;
-            Ok(applied)
-        },
-        sub,
-        Tracking::Applied,
-    )
 }
 
 /// The 422 for an apply without `fieldManager` (`ValidatePatchOptions`).

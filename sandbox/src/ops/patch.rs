@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{Tracking, WriteOptions, Written, apply, check_identity, check_kind, run_update};
+use super::{Tracking, WriteOptions, Written, apply, update_from_current};
 use crate::errors::{ApiError, ApiResult, unsupported_media_type};
 use crate::patch;
 use crate::resource_types::ResourceType;
@@ -87,14 +87,16 @@ pub fn patch(
         return Err(apply::force_not_allowed());
     }
     let (group, kind) = (rt.group.clone(), rt.kind.clone());
-    run_update(
+    update_from_current(
         state,
         rt,
         namespace,
         name,
+        sub,
         opts,
+        Tracking::Update,
         |current| {
-            let patched = match patch_type {
+            match patch_type {
                 PatchType::Json => patch::apply_json_patch(current, body),
                 PatchType::Merge => patch::apply_merge_patch(current, body),
                 PatchType::Strategic => {
@@ -106,13 +108,7 @@ pub fn patch(
                     ));
                 }
             }
-            .map_err(patch_error)?;
-            let mut patched = patched;
-            check_identity(&patched, namespace, name)?;
-            check_kind(rt, &mut patched)?;
-            Ok(patched)
+            .map_err(patch_error)
         },
-        sub,
-        Tracking::Update,
     )
 }
