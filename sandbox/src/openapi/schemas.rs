@@ -87,8 +87,8 @@ macro_rules! known_kinds {
     };
 }
 
-/// Built-in kinds whose schemas can be published. The registry serves a subset; the rest are
-/// here so a kind added to the registry gets its real schema without touching this module.
+/// Built-in kinds whose schemas can be published. `resource_types` serves a subset; the rest are
+/// here so a kind added there gets its real schema without touching this module.
 static KNOWN_KINDS: &[KnownKind] = {
     use k8s_openapi::api::*;
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
