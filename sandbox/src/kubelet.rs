@@ -11,7 +11,10 @@
 //!   (the image is ignored, so a container without `command` fails with `StartError`). The environment holds
 //!   `PATH`, `HOME`, `HOSTNAME` and the pod's variables; the working directory is `workingDir` if it exists,
 //!   else a private per-pod directory; `terminationMessagePath` maps to a private file in that directory
-//!   (env values equal to the path, and the path inside command/args, are rewritten to it).
+//!   (env values equal to the path, and the path inside command/args, are rewritten to it). An `emptyDir`
+//!   volume is a directory of the pod's own, shared by its containers and removed with the pod; a
+//!   container's `mountPath` stands for it, so paths under a mount path in command/args, env values and
+//!   `workingDir` are rewritten to it (`readOnly` is not enforced; other volume types are not provided).
 //! - [`PodMode::Simulate`] runs nothing: the annotations `sandbox.kube/exit-code` (default 0),
 //!   `sandbox.kube/run-seconds` (default 0 = done at once, fractions allowed),
 //!   `sandbox.kube/termination-message` and `sandbox.kube/log` describe each regular container; a
@@ -20,8 +23,8 @@
 //!
 //! `restartPolicy` is honoured (immediate first restart, then the kubelet's 10s..5m crash-loop back-off),
 //! init containers run in order before the others, and init containers with `restartPolicy: Always` run as
-//! sidecars until the regular containers are done. Probes, resource limits, volumes and ephemeral
-//! containers are not implemented; every running container counts as ready.
+//! sidecars until the regular containers are done. Probes, resource limits, volumes other than exec mode's
+//! `emptyDir` and ephemeral containers are not implemented; every running container counts as ready.
 
 mod exec;
 mod logbuf;

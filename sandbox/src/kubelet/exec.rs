@@ -406,6 +406,72 @@ pub(super) fn replace_path(s: &str, from: &str, to: &str) -> String {
     out
 }
 
+/// Replaces `from` in `s` where it stands as a whole path or as the directory a longer path
+/// starts with (`/data` in `/data/out.xml`), but not inside another path (`/database`).
+pub(super) fn replace_dir(s: &str, from: &str, to: &str) -> String {
+    let from = from.trim_end_matches('/');
+    if from.is_empty() {
+        return s.to_string();
+    }
+    let is_path_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/');
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(found) = s[i..].find(from) {
+        let start = i + found;
+        let end = start + from.len();
+        let before_ok = !s[..start].chars().next_back().is_some_and(is_path_char);
+        let after_ok = s[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| c == '/' || !is_path_char(c));
+        out.push_str(&s[i..start]);
+        out.push_str(if before_ok && after_ok { to } else { from });
+        i = end;
+    }
+    out.push_str(&s[i..]);
+    out
+}
+
+/// The `emptyDir` volumes `container` mounts, as (mountPath, directory on this machine): each
+/// volume is a directory of the pod's own, shared by its containers and removed with the pod.
+/// Other volume types are not provided.
+pub(super) fn empty_dir_mounts(
+    pod: &Value,
+    container: &Value,
+    pod_dir: &Path,
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let volumes = pod
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut mounts = Vec::new();
+    for mount in container
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(name), Some(path)) = (str_at(mount, "/name"), str_at(mount, "/mountPath")) else {
+            continue;
+        };
+        let is_empty_dir = volumes
+            .iter()
+            .any(|v| str_at(v, "/name") == Some(name) && v.get("emptyDir").is_some());
+        if !is_empty_dir {
+            continue;
+        }
+        let mut dir = pod_dir.join("volumes").join(name);
+        if let Some(sub) = str_at(mount, "/subPath").filter(|s| !s.is_empty()) {
+            dir = dir.join(sub);
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create the directory of volume {name:?}: {e}"))?;
+        mounts.push((path.to_string(), dir));
+    }
+    Ok(mounts)
+}
+
 /// Everything needed to start one container process.
 #[derive(Debug, Clone)]
 pub(super) struct Launch {
@@ -428,6 +494,7 @@ pub(super) fn build_launch(
     container: &Value,
     env: Vec<(String, String)>,
     message_file: &Path,
+    mounts: &[(String, PathBuf)],
     pod_dir: &Path,
     hostname: &str,
 ) -> Result<Launch, String> {
@@ -453,16 +520,22 @@ pub(super) fn build_launch(
     }
     let declared = termination_message_path(container);
     let mapped = message_file.to_string_lossy();
+    // A mount's path stands for its directory here, in arguments, variables and workingDir.
+    let in_mounts = |s: String| {
+        mounts.iter().fold(s, |s, (path, dir)| {
+            replace_dir(&s, path, &dir.to_string_lossy())
+        })
+    };
     let lookup: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let argv: Vec<String> = command
         .iter()
         .chain(strings("args").iter())
         .map(|arg| {
-            replace_path(
+            in_mounts(replace_path(
                 &expand(arg, |k| lookup.get(k).map(|v| v.to_string())),
                 declared,
                 &mapped,
-            )
+            ))
         })
         .collect();
     // The container's own variables first, so they can override what a runtime would inherit.
@@ -476,12 +549,12 @@ pub(super) fn build_launch(
     full.push(("HOSTNAME".into(), hostname.to_string()));
     for (k, v) in env {
         let v = if v == declared { mapped.to_string() } else { v };
-        full.push((k, v));
+        full.push((k, in_mounts(v)));
     }
     let cwd = container
         .get("workingDir")
         .and_then(Value::as_str)
-        .map(PathBuf::from)
+        .map(|dir| PathBuf::from(in_mounts(dir.to_string())))
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| pod_dir.to_path_buf());
     Ok(Launch {

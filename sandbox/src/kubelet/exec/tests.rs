@@ -157,11 +157,11 @@ fn termination_path_is_rewritten_only_as_a_whole_path() {
 fn launch_needs_a_command_and_maps_the_message_path() {
     let dir = std::env::temp_dir();
     let file = dir.join("c.termination-log");
-    let no_cmd = build_launch(&json!({"image": "busybox"}), vec![], &file, &dir, "p");
+    let no_cmd = build_launch(&json!({"image": "busybox"}), vec![], &file, &[], &dir, "p");
     assert!(no_cmd.is_err_and(|e| e.contains("without `command`")));
     let c = json!({"command": ["sh", "-c"], "args": ["echo $(MSG) > /dev/termination-log"]});
     let env = vec![("MSG".to_string(), "/dev/termination-log".to_string())];
-    let launch = build_launch(&c, env, &file, &dir, "p");
+    let launch = build_launch(&c, env, &file, &[], &dir, "p");
     let launch = launch.unwrap_or_else(|e| panic!("{e}"));
     let mapped = file.to_string_lossy().to_string();
     assert_eq!(
@@ -174,4 +174,60 @@ fn launch_needs_a_command_and_maps_the_message_path() {
     );
     assert!(launch.env.contains(&("MSG".to_string(), mapped)));
     assert_eq!(launch.cwd, dir);
+}
+
+#[test]
+fn a_mount_path_is_rewritten_as_a_directory_prefix_only() {
+    let to = "/tmp/pod/volumes/v";
+    assert_eq!(replace_dir("/data", "/data", to), to);
+    assert_eq!(
+        replace_dir("/data/out.xml", "/data", to),
+        format!("{to}/out.xml")
+    );
+    assert_eq!(
+        replace_dir("--junitxml=/data/r.xml", "/data/", to),
+        format!("--junitxml={to}/r.xml")
+    );
+    assert_eq!(replace_dir("/database", "/data", to), "/database");
+    assert_eq!(replace_dir("/x/data/y", "/data", to), "/x/data/y");
+}
+
+#[test]
+fn empty_dir_volumes_are_pod_directories_shared_by_its_containers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pod = json!({"spec": {"volumes": [
+        {"name": "work", "emptyDir": {}},
+        {"name": "conf", "configMap": {"name": "c"}}
+    ]}});
+    let writer = json!({"command": ["sh", "-c", "echo hi > /work/out"],
+        "env": [], "workingDir": "/work",
+        "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "conf", "mountPath": "/conf"}]});
+    let reader = json!({"command": ["cat", "/shared/sub/out"],
+        "volumeMounts": [{"name": "work", "mountPath": "/shared/sub"}]});
+    let mounts = empty_dir_mounts(&pod, &writer, dir.path()).expect("mounts");
+    let volume = dir.path().join("volumes").join("work");
+    assert_eq!(
+        mounts,
+        [("/work".to_string(), volume.clone())],
+        "only emptyDir volumes"
+    );
+    assert!(volume.is_dir());
+    let env = vec![("OUT".to_string(), "/work/out".to_string())];
+    let file = dir.path().join("c.termination-log");
+    let launch = build_launch(&writer, env, &file, &mounts, dir.path(), "p").expect("launch");
+    let shown = volume.to_string_lossy().to_string();
+    assert_eq!(launch.argv[2], format!("echo hi > {shown}/out"));
+    assert!(
+        launch
+            .env
+            .contains(&("OUT".to_string(), format!("{shown}/out")))
+    );
+    assert_eq!(launch.cwd, volume);
+    let mounts = empty_dir_mounts(&pod, &reader, dir.path()).expect("mounts");
+    let launch = build_launch(&reader, vec![], &file, &mounts, dir.path(), "p").expect("launch");
+    assert_eq!(
+        launch.argv[1],
+        format!("{shown}/out"),
+        "the same directory in both containers"
+    );
 }

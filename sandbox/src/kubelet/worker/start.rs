@@ -83,10 +83,15 @@ impl Worker {
             return self.fail_start(i, format!("cannot create termination message file: {e}"));
         }
         self.slots[i].message_file = Some(message_file.clone());
-        let launch = match exec::build_launch(&container, env, &message_file, &dir, self.name()) {
-            Ok(launch) => launch,
+        let mounts = match exec::empty_dir_mounts(&self.pod, &container, &dir) {
+            Ok(mounts) => mounts,
             Err(message) => return self.fail_start(i, message),
         };
+        let launch =
+            match exec::build_launch(&container, env, &message_file, &mounts, &dir, self.name()) {
+                Ok(launch) => launch,
+                Err(message) => return self.fail_start(i, message),
+            };
         let log = self.begin_instance(i);
         let instance = self.slots[i].instance;
         let tx = self.tx.clone();
