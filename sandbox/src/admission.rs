@@ -3,13 +3,13 @@
 //! schema pipeline of custom resources (defaults → prune → validate, CEL included).
 
 use base64::Engine;
-use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use crate::errors::{ApiError, ApiResult, bad_request};
-use crate::registry::{ResourceType, type_from_crd};
+use crate::resource_types::{ResourceType, type_from_crd};
 use crate::schema::{CompiledSchema, FieldError, invalid_status};
 use crate::state::State;
+use crate::timestamp::now_rfc3339;
 
 /// How unknown fields are treated (`fieldValidation` query parameter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +30,6 @@ impl FieldValidation {
             ))),
         }
     }
-}
-
-pub fn now_rfc3339() -> String {
-    Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> ApiError {
@@ -272,7 +268,7 @@ fn establish_crd(state: &State, rt: &ResourceType, crd: &mut Value) -> ApiResult
     });
     crd["status"] = status;
     if crd["metadata"]["deletionTimestamp"].is_null() {
-        state.registry.register(served, schema);
+        state.types.register(served, schema);
     }
     Ok(())
 }
@@ -471,7 +467,7 @@ pub fn custom_resource(
     field_validation: FieldValidation,
     status_only: bool,
 ) -> ApiResult<Vec<String>> {
-    let Some(schema) = state.registry.schema(&rt.group, &rt.plural) else {
+    let Some(schema) = state.types.schema(&rt.group, &rt.plural) else {
         return Ok(Vec::new());
     };
     schema.apply_defaults(obj);

@@ -22,8 +22,8 @@ use crate::kubelet::{LogError, LogOptions};
 use crate::list::{ListRequest, Page};
 use crate::openapi;
 use crate::ops::{self, DeleteOptions, Deleted, PatchType, WriteOptions, to_view};
-use crate::registry::ResourceType;
 use crate::request::{self, Query, ResourceRequest, Verb};
+use crate::resource_types::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::State;
 use crate::store::StorageKey;
@@ -123,7 +123,7 @@ fn serve_discovery(
         return None;
     }
     let path = path.trim_end_matches('/');
-    let types = || state.registry.types();
+    let types = || state.types.types();
     let resp = match path {
         "/version" => json_response(200, &discovery::version_info(), JSON),
         "/api" | "/apis" => {
@@ -293,7 +293,7 @@ async fn serve_resource(
 ) -> ApiResult<Response> {
     let state = &app.state;
     let rt = state
-        .registry
+        .types
         .find(&info.group, &info.version, &info.resource)
         .ok_or_else(path_not_found)?;
     if info.namespace.is_some() && !rt.namespaced {

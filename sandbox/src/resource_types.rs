@@ -69,24 +69,6 @@ impl ResourceType {
         }
     }
 
-    /// `resource.group` as used in messages (`widgets.example.com`), or the plural for core.
-    pub fn group_resource(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.clone()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
-    }
-
-    /// `Kind.group` as used in `Invalid` messages (`Widget.example.com`), or the kind for core.
-    pub fn group_kind(&self) -> String {
-        if self.group.is_empty() {
-            self.kind.clone()
-        } else {
-            format!("{}.{}", self.kind, self.group)
-        }
-    }
-
     pub fn has_subresource(&self, name: &str) -> bool {
         self.subresources.iter().any(|s| s.name == name)
     }
