@@ -243,6 +243,21 @@ async fn real_test_tools_reports_land_exactly_in_status_and_come_back_byte_for_b
             .map(String::as_str),
         Some(format!("{}/5000 passed", expected.passed).as_str())
     );
+    // The API documents the new fields.
+    let explained = env.kubectl_ok(&["explain", "testjob.spec.report"]).await?;
+    assert!(
+        explained.contains("format")
+            && explained.contains("TESTJOB_REPORT_FILE")
+            && explained.contains("JUnit"),
+        "{explained}"
+    );
+    let explained = env
+        .kubectl_ok(&["explain", "testjob.status.report"])
+        .await?;
+    assert!(
+        explained.contains("sha256") && explained.contains("configMap"),
+        "{explained}"
+    );
     // Small statuses whatever the report: under 16 KiB.
     for name in ["perl-tap", "pytest-junit", "junit-5000"] {
         let status = env
