@@ -46,6 +46,7 @@ pub fn queued_status(job: &TestJob, running: usize, limit: usize, now: Timestamp
     );
     TestJobStatus {
         phase: Some(Phase::Pending),
+        test_id: Some(job.spec.test_id.to_string()),
         message: Some(message),
         conditions,
         observed_generation: generation,
@@ -95,6 +96,7 @@ pub fn retry_status(
     record_end(&mut attempts, &previous, failed);
     TestJobStatus {
         phase: Some(Phase::Running),
+        test_id: Some(job.spec.test_id.to_string()),
         attempt: Some(failed.attempt),
         attempts,
         next_attempt_time: Some(Time(next_attempt_at)),
@@ -148,6 +150,7 @@ pub fn running_status(
     );
     TestJobStatus {
         phase: Some(Phase::Running),
+        test_id: Some(job.spec.test_id.to_string()),
         attempt: Some(attempt),
         pod_name: Some(pod_name.to_owned()),
         start_time: Some(Time(start_time)),
@@ -207,6 +210,7 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
     record_end(&mut attempts, &previous, outcome);
     TestJobStatus {
         phase: Some(outcome.phase),
+        test_id: Some(job.spec.test_id.to_string()),
         // A job cancelled before it started has had no attempt.
         attempt: (outcome.attempt > 0).then_some(outcome.attempt),
         pod_name: previous.pod_name.clone(),

@@ -246,8 +246,18 @@ fn filter_for(rt: &ResourceType, info: &ResourceRequest, query: &Query) -> ApiRe
     let fields = match query.get("fieldSelector") {
         Some(s) => {
             let sel = FieldSelector::parse(s).map_err(bad_request)?;
-            sel.check_supported(&rt.group, &rt.kind, rt.is_custom())
-                .map_err(bad_request)?;
+            match &rt.custom {
+                Some(custom) => {
+                    let selectable: Vec<&str> = custom
+                        .selectable_fields
+                        .iter()
+                        .map(String::as_str)
+                        .collect();
+                    sel.check_supported_custom(rt.namespaced, &selectable)
+                }
+                None => sel.check_supported(&rt.group, &rt.kind, false),
+            }
+            .map_err(bad_request)?;
             Some(sel)
         }
         None => None,

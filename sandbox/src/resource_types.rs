@@ -37,6 +37,9 @@ pub struct CustomResourceInfo {
     pub schema: Option<Value>,
     pub printer_columns: Vec<PrinterColumn>,
     pub status_subresource: bool,
+    /// `selectableFields` of the served version, as field paths without the leading dot
+    /// (`spec.color`), for field selectors.
+    pub selectable_fields: Vec<String>,
 }
 
 /// One served group/version/resource.
@@ -489,6 +492,13 @@ pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
             schema: version["schema"].get("openAPIV3Schema").cloned(),
             printer_columns,
             status_subresource,
+            selectable_fields: version["selectableFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["jsonPath"].as_str())
+                .map(|path| path.trim_start_matches('.').to_string())
+                .collect(),
         }),
         group,
         version: version_name,

@@ -19,6 +19,7 @@ mod structural;
 
 use serde_json::Value;
 
+pub use cel::resolve_field_path;
 pub use errors::{FieldError, NIL_PATH, aggregate_message, invalid_status};
 
 use errors::FieldPath;
@@ -38,6 +39,11 @@ pub struct CompiledSchema {
 }
 
 impl CompiledSchema {
+    /// The structural schema.
+    pub fn root(&self) -> &Schema {
+        &self.root
+    }
+
     /// Prepares a schema. Fails when a `x-kubernetes-validations` entry is malformed or its rule or
     /// `messageExpression` does not compile; the message names the rule.
     pub fn new(open_api_v3_schema: &Value) -> Result<Self, String> {

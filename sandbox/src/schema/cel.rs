@@ -288,11 +288,22 @@ fn unescape_single_quote(s: &str) -> Result<String, String> {
 
 /// `ValidFieldPath`: the field path a rule's `fieldPath` denotes, relative to the rule's node.
 pub fn valid_field_path(path: &str, schema: &Schema) -> Result<FieldPath, String> {
+    resolve_field_path(path, schema, true).map(|(path, _)| path)
+}
+
+/// `ValidFieldPath` with its options: the field path `path` denotes from `schema`, and the schema
+/// found there (`None` below an `additionalProperties: true`). `allow_array_notation: false` is
+/// `WithFieldPathAllowArrayNotation(false)`, as for `selectableFields`.
+pub fn resolve_field_path<'a>(
+    path: &str,
+    schema: &'a Schema,
+    allow_array_notation: bool,
+) -> Result<(FieldPath, Option<&'a Schema>), String> {
     let mut out = FieldPath::nil();
     let mut current = Some(schema);
     let mut tokens = tokenize(path).into_iter();
     let step =
-        |name: &str, out: &mut FieldPath, current: &mut Option<&Schema>| -> Result<(), String> {
+        |name: &str, out: &mut FieldPath, current: &mut Option<&'a Schema>| -> Result<(), String> {
             let s = current.ok_or("does not refer to a valid field")?;
             if !s.properties.is_empty() {
                 *out = out.child(name);
@@ -314,6 +325,7 @@ pub fn valid_field_path(path: &str, schema: &Schema) -> Result<FieldPath, String
         };
     while let Some(tok) = tokens.next() {
         match tok.as_str() {
+            "[" if !allow_array_notation => return Err("array notation is not allowed".into()),
             "[" => {
                 let quoted = tokens.next().ok_or("unexpected end of JSON path")?;
                 if quoted.len() < 2 || !quoted.starts_with('\'') || !quoted.ends_with('\'') {
@@ -334,7 +346,7 @@ pub fn valid_field_path(path: &str, schema: &Schema) -> Result<FieldPath, String
             other => return Err(format!("expected [ or . but got: {other}")),
         }
     }
-    Ok(out)
+    Ok((out, current))
 }
 
 /// The Kubernetes CEL environment, built once.
