@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod operator;
 pub mod outcome;
 pub mod own_writes;
+pub mod plugin;
 pub mod pod;
 pub mod policy;
 pub mod queue;
