@@ -5,6 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use crate::{
     crd::PodCleanup,
+    notify::{NotifyArgs, NotifyConfig},
     pod::{RunnerDefaults, SidecarDefaults},
     policy::Policy,
     queue::QueueConfig,
@@ -146,6 +147,10 @@ pub struct RunArgs {
     /// Defaults of TestJob fields, and the run queue.
     #[command(flatten)]
     pub jobs: JobArgs,
+
+    /// Notifications.
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 /// Flags of `testjob-operator run` for the queue and the defaults of TestJob fields.
@@ -385,6 +390,8 @@ pub struct Config {
     pub concurrency: u16,
     /// Which events to publish (`--events`).
     pub events: EventLevel,
+    /// Where notifications go (`--notify-url`), if anywhere.
+    pub notify: Option<NotifyConfig>,
 }
 
 /// Default of `--concurrency`.
@@ -410,6 +417,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             concurrency: DEFAULT_CONCURRENCY,
             events: EventLevel::All,
+            notify: None,
         }
     }
 }
@@ -465,6 +473,7 @@ impl TryFrom<RunArgs> for Config {
             },
             concurrency: args.concurrency,
             events: args.observability.events,
+            notify: args.notify.into_config().map_err(ConfigError)?,
         })
     }
 }

@@ -502,6 +502,12 @@ pub struct TestJobStatus {
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 
+    /// Transitions whose notification (`--notify-url`) is not delivered yet, e.g. `finished/2`;
+    /// the operator removes each once every receiver has it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "maxItems" = 16))]
+    pub pending_notifications: Vec<String>,
+
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

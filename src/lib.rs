@@ -18,6 +18,7 @@ pub mod crd;
 pub mod handover;
 pub mod health;
 pub mod metrics;
+pub mod notify;
 pub mod operator;
 pub mod outcome;
 pub mod own_writes;

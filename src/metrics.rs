@@ -22,7 +22,7 @@ use prometheus_client::{
     metrics::{
         counter::Counter,
         family::Family,
-        gauge::ConstGauge,
+        gauge::{ConstGauge, Gauge},
         histogram::{Histogram, exponential_buckets},
     },
     registry::{Registry, Unit},
@@ -54,6 +54,16 @@ pub struct Metrics {
     queue_wait: Histogram,
     reconcile_errors: Family<ReasonLabel, Counter>,
     cache: Arc<CacheCollector>,
+    notifications: Notifications,
+}
+
+/// The notification metrics (see `crate::notify`).
+#[derive(Debug, Default, Clone)]
+struct Notifications {
+    sent: Counter,
+    failed: Counter,
+    dropped: Counter,
+    queued: Gauge,
 }
 
 impl Default for Metrics {
@@ -97,6 +107,27 @@ impl Metrics {
             reconcile_errors.clone(),
         );
         registry.register_collector(Box::new(cache.clone()));
+        let notifications = Notifications::default();
+        registry.register(
+            "testjob_notifications_sent",
+            "Notifications a receiver accepted",
+            notifications.sent.clone(),
+        );
+        registry.register(
+            "testjob_notifications_failed",
+            "Notification requests that failed (unreachable, 429, 5xx: retried; other 4xx: given up)",
+            notifications.failed.clone(),
+        );
+        registry.register(
+            "testjob_notifications_dropped",
+            "Notifications dropped from a full queue (they stay pending and are retried at the next relist)",
+            notifications.dropped.clone(),
+        );
+        registry.register(
+            "testjob_notification_queue_depth",
+            "Notifications waiting for delivery or being delivered",
+            notifications.queued.clone(),
+        );
         // Every reason starts at zero, so rates and alerts work before the first error.
         for reason in ERROR_REASONS {
             let _ = reconcile_errors.get_or_create(&ReasonLabel { reason });
@@ -113,7 +144,33 @@ impl Metrics {
             queue_wait,
             reconcile_errors,
             cache,
+            notifications,
         }
+    }
+
+    /// A notification was queued.
+    pub fn notification_queued(&self) {
+        self.notifications.queued.inc();
+    }
+
+    /// A queued notification was handled (delivered or given up).
+    pub fn notification_done(&self) {
+        self.notifications.queued.dec();
+    }
+
+    /// A receiver accepted a notification.
+    pub fn notification_sent(&self) {
+        self.notifications.sent.inc();
+    }
+
+    /// A notification request failed.
+    pub fn notification_failed(&self) {
+        self.notifications.failed.inc();
+    }
+
+    /// A notification was dropped from a full queue.
+    pub fn notification_dropped(&self) {
+        self.notifications.dropped.inc();
     }
 
     /// Computes the cache gauges from `store` from now on (the controller's TestJob cache).

@@ -20,6 +20,7 @@ pub use error::{Error, Result};
 use crate::{
     config::Config,
     crd::TestJob,
+    notify::Notifier,
     reconcile::{Context, controller, error_policy, reconcile},
 };
 use leader::{Elector, LeaseSettings};
@@ -79,6 +80,16 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
         image = %ctx.config.runner.image,
         "starting TestJob controller"
     );
+    let _notifier = match ctx.config.notify.clone() {
+        None => None,
+        Some(notify) => {
+            let (notifier, worker) =
+                Notifier::start(notify, ctx.client.clone(), ctx.metrics.clone())
+                    .map_err(|e| Error::Notify(e.to_string()))?;
+            let _ = ctx.notifier.set(notifier);
+            Some(AbortOnDrop(worker))
+        }
+    };
     let controller = controller(jobs, pods, &ctx);
     ctx.metrics.watch_store(controller.store());
     // `graceful_shutdown_on` wants a `Sync` future, which a oneshot receiver is.

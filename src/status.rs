@@ -120,6 +120,8 @@ pub fn running_status(
     let previous = previous(job);
     let mut conditions = previous.conditions;
     let mut attempts = previous.attempts;
+    // Undelivered notifications of earlier attempts stay until the notifier delivers them.
+    let pending_notifications = previous.pending_notifications;
     attempts.retain(|a| a.attempt != attempt);
     attempts.push(AttemptStatus {
         attempt,
@@ -155,6 +157,7 @@ pub fn running_status(
         pod_name: Some(pod_name.to_owned()),
         start_time: Some(Time(start_time)),
         attempts,
+        pending_notifications,
         message: Some(message),
         conditions,
         observed_generation: generation,
@@ -227,6 +230,7 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
         result: summary.map(|s| s.display()),
         message: Some(outcome.message.clone()),
         conditions,
+        pending_notifications: previous.pending_notifications.clone(),
         observed_generation: generation,
     }
 }

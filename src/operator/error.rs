@@ -27,6 +27,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The HTTP client for notifications could not be built (e.g. no TLS roots).
+    #[error("cannot send notifications: {0}")]
+    Notify(String),
+
     /// This replica lost the leader-election Lease; it stops so that it never reconciles
     /// without leadership (its Pod is restarted and stands by).
     #[error("lost leadership: {0}")]
@@ -40,6 +44,7 @@ impl Error {
             Error::Config(_) => "Config",
             Error::CrdNotQueryable(_) => "CrdNotQueryable",
             Error::Http { .. } => "Http",
+            Error::Notify(_) => "Notify",
             Error::LeadershipLost(_) => "LeadershipLost",
         }
     }

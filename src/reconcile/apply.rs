@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     crd::{TestJob, TestJobStatus},
+    notify::event::Pending,
     outcome::Outcome,
     pod::{InvalidJob, MANAGER, build_runner_pod, is_owned_by},
     queue::Admission,
@@ -131,7 +132,14 @@ pub async fn retry(
     }
     let now = Timestamp::now();
     let max_attempts = ctx.config.policy.max_attempts(job);
-    let status = retry_status(job, &failed, max_attempts, next_attempt_at, now);
+    let mut status = retry_status(job, &failed, max_attempts, next_attempt_at, now);
+    announce(
+        ctx,
+        &mut status,
+        Pending::AttemptFailed {
+            attempt: failed.attempt,
+        },
+    );
     if !write_status(job, status, ctx).await? {
         return Ok(Action::requeue(CONFLICT_REQUEUE));
     }
@@ -170,7 +178,14 @@ pub async fn finish(
     {
         stop_pod(pods, &orphan).await?;
     }
-    let status = finished_status(job, &outcome, Timestamp::now());
+    let mut status = finished_status(job, &outcome, Timestamp::now());
+    announce(
+        ctx,
+        &mut status,
+        Pending::Finished {
+            attempt: outcome.attempt,
+        },
+    );
     if !write_status(job, status.clone(), ctx).await? {
         return Ok(Action::requeue(CONFLICT_REQUEUE));
     }
@@ -197,6 +212,15 @@ pub async fn finish(
         ctx.writes.cleaned_up(job);
     }
     Ok(Action::await_change())
+}
+
+/// Records in `status` that `pending` is to be announced, when notifications are configured (the
+/// notifier delivers it and removes the entry; see `crate::notify`).
+fn announce(ctx: &Context, status: &mut TestJobStatus, pending: Pending) {
+    let key = pending.key();
+    if ctx.config.notify.is_some() && !status.pending_notifications.contains(&key) {
+        status.pending_notifications.push(key);
+    }
 }
 
 /// Replaces the status, guarded by the resourceVersion the decision was made from. Returns

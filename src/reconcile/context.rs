@@ -1,7 +1,7 @@
 //! What all reconciles share: the client, the configuration, the run queue, metrics, the memory
 //! of this process's own writes and the cache of runner Pods.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::{
@@ -14,8 +14,8 @@ use kube::{
 use tokio::sync::watch;
 
 use crate::{
-    config::Config, health::Health, metrics::Metrics, own_writes::OwnWrites, pod::MANAGER,
-    queue::Queue,
+    config::Config, health::Health, metrics::Metrics, notify::Notifier, own_writes::OwnWrites,
+    pod::MANAGER, queue::Queue,
 };
 
 /// How long a read of the Pod cache waits for the cache's first list.
@@ -37,6 +37,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// What `/readyz` reports.
     pub health: Arc<Health>,
+    /// Sends the notifications (`--notify-url`), once this process leads.
+    pub notifier: OnceLock<Arc<Notifier>>,
     /// The controller's cache of runner Pods, once the controller is built.
     pods: Mutex<Option<Store<Pod>>>,
     /// Turns true once the Pod cache holds a complete list. (kube-runtime's
@@ -60,6 +62,7 @@ impl Context {
             metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::new(config.leader_election.is_some())),
             config,
+            notifier: OnceLock::new(),
             pods: Mutex::new(None),
             pods_listed: watch::Sender::new(false),
         }

@@ -37,12 +37,19 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
     let queue = ctx.queue.clone();
     let health = ctx.health.clone();
     let writes = ctx.writes.clone();
+    let notifier = ctx.notifier.get().cloned();
     let job_watch = watcher(jobs, watcher::Config::default()).modify(without_managed_fields);
     let job_events = reflector::reflector(job_writer, job_watch)
         .inspect_ok(move |event| {
             queue.observe(event);
-            if let watcher::Event::Delete(job) = event {
-                writes.forget(job);
+            match event {
+                watcher::Event::Delete(job) => writes.forget(job),
+                watcher::Event::Apply(job) | watcher::Event::InitApply(job) => {
+                    if let Some(notifier) = &notifier {
+                        notifier.observe(job);
+                    }
+                }
+                watcher::Event::Init | watcher::Event::InitDone => {}
             }
             // The cache now holds a complete list. (Waiting on `Store::wait_until_ready` instead
             // would race the controller's own wait: that signal wakes only its last waiter.)
