@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::{
     config::{Config, LogFormat, RunArgs},
-    controller, crd,
+    crd, operator,
 };
 
 /// A Kubernetes-native runner for long test runs.
@@ -29,6 +29,10 @@ pub enum Command {
     Crd,
     /// Serve the read-only web dashboard: a live list of TestJobs, a page per job, the queue.
     Dashboard(crate::dashboard::DashboardArgs),
+    /// The `report` sidecar of a runner Pod (started by the operator, not by hand): hands the
+    /// runner's report file over once the runner exits.
+    #[command(hide = true)]
+    ReportSidecar(crate::sidecar::SidecarArgs),
     /// Start an in-memory cluster with the CRD and the controller, apply manifests, run until Ctrl-C.
     #[cfg(feature = "sandbox")]
     Sandbox(crate::sandbox_cmd::SandboxArgs),
@@ -37,6 +41,7 @@ pub enum Command {
 /// Runs a parsed command line.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::ReportSidecar(args) => crate::sidecar::run(args).await,
         Command::Crd => {
             print!("{}", crd::crd_yaml()?);
             Ok(())
@@ -55,7 +60,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             init_tracing(args.observability.log_format);
             let config = Config::try_from(args)?;
             let client = kube::Client::try_default().await?;
-            controller::run(client, config).await?;
+            if let Err(error) = operator::run(client, config).await {
+                tracing::error!(category = error.category(), %error, "the operator stopped");
+                return Err(error.into());
+            }
             Ok(())
         }
     }

@@ -4,13 +4,28 @@
 use std::{net::SocketAddr, time::Duration};
 
 use crate::{
-    Error, Result,
     crd::PodCleanup,
-    decide::Policy,
-    leader::{DEFAULT_LEASE_DURATION_SECONDS, DEFAULT_LEASE_GRACE_SECONDS, DEFAULT_LEASE_NAME},
-    pod::RunnerDefaults,
+    notify::{NotifyArgs, NotifyConfig},
+    pod::{RunnerDefaults, SidecarDefaults},
+    policy::Policy,
     queue::QueueConfig,
 };
+
+/// An invalid flag or setting: the process refuses to start with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
+
+/// Default name of the Lease.
+pub const DEFAULT_LEASE_NAME: &str = "testjob-operator";
+/// Default lease duration in seconds: a standby takes over at most this long after the leader
+/// stopped renewing.
+pub const DEFAULT_LEASE_DURATION_SECONDS: u64 = 15;
+/// Default grace in seconds: the leader renews this long before the Lease expires; also the
+/// clock skew between replicas that is tolerated.
+pub const DEFAULT_LEASE_GRACE_SECONDS: u64 = 5;
 
 /// Image of runners that name none. A real image, so the default works on a real cluster too.
 pub const DEFAULT_RUNNER_IMAGE: &str = "busybox:1.37";
@@ -29,11 +44,31 @@ pub fn parse_resources(
         return Ok(None);
     };
     serde_json::from_str(text).map(Some).map_err(|e| {
-        Error::Config(format!(
+        ConfigError(format!(
             "--default-runner-resources must be a JSON ResourceRequirements object such as \
              '{{\"requests\":{{\"cpu\":\"500m\"}}}}': {e}"
         ))
     })
+}
+
+/// The operator's published image, for the report sidecar.
+pub const DEFAULT_SIDECAR_IMAGE: &str = concat!(
+    "ghcr.io/testjob-dev/testjob-operator:",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// Where the operator binary lives in its image.
+pub const IMAGE_PROGRAM: &str = "/usr/local/bin/testjob-operator";
+
+/// The sidecar program: `--report-sidecar-program`, else this executable.
+fn sidecar_program(flag: Option<&str>) -> String {
+    match flag.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(program) => program.to_owned(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|path| path.to_str().map(str::to_owned))
+            .unwrap_or_else(|| IMAGE_PROGRAM.to_owned()),
+    }
 }
 
 /// Flags of `testjob-operator run`.
@@ -58,6 +93,16 @@ pub struct RunArgs {
     /// '{"requests":{"cpu":"500m","memory":"256Mi"},"limits":{"memory":"1Gi"}}'.
     #[arg(long, env = "TESTJOB_OPERATOR_DEFAULT_RUNNER_RESOURCES")]
     pub default_runner_resources: Option<String>,
+
+    /// Image of the `report` sidecar that hands a runner's report over: this operator's own
+    /// image (the Helm chart passes it).
+    #[arg(long, env = "TESTJOB_OPERATOR_REPORT_SIDECAR_IMAGE", default_value = DEFAULT_SIDECAR_IMAGE)]
+    pub report_sidecar_image: String,
+
+    /// Path of the operator binary inside that image. [default: this process's own executable,
+    /// which is right in the operator's image and for runner Pods on this machine]
+    #[arg(long, env = "TESTJOB_OPERATOR_REPORT_SIDECAR_PROGRAM")]
+    pub report_sidecar_program: Option<String>,
 
     /// Watch TestJobs in this namespace only (default: all namespaces).
     #[arg(long, env = "TESTJOB_OPERATOR_NAMESPACE")]
@@ -102,6 +147,10 @@ pub struct RunArgs {
     /// Defaults of TestJob fields, and the run queue.
     #[command(flatten)]
     pub jobs: JobArgs,
+
+    /// Notifications.
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 /// Flags of `testjob-operator run` for the queue and the defaults of TestJob fields.
@@ -167,13 +216,24 @@ pub struct JobArgs {
     /// `ttlSecondsAfterFinished` of TestJobs that set none [default: keep finished TestJobs]
     #[arg(long, env = "TESTJOB_OPERATOR_DEFAULT_TTL_SECONDS_AFTER_FINISHED")]
     pub default_ttl_seconds_after_finished: Option<u64>,
+
+    /// `keepLogs` of TestJobs that set none: keep the last 64 KiB of a runner's log in its
+    /// report ConfigMap before the Pod is deleted (one log read, and the ConfigMap write when
+    /// the job has no report, per deleted Pod).
+    #[arg(
+        long,
+        env = "TESTJOB_OPERATOR_DEFAULT_KEEP_LOGS",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub default_keep_logs: bool,
 }
 
 impl JobArgs {
     fn backoff(&self) -> Result<(Duration, Duration)> {
         let seconds = |flag: &str, value: f64| {
             Duration::try_from_secs_f64(value).map_err(|_| {
-                Error::Config(format!("{flag} must be a number of seconds, not {value}"))
+                ConfigError(format!("{flag} must be a number of seconds, not {value}"))
             })
         };
         let base = seconds("--retry-backoff-seconds", self.retry_backoff_seconds)?;
@@ -182,7 +242,7 @@ impl JobArgs {
             self.max_retry_backoff_seconds,
         )?;
         if max < base {
-            return Err(Error::Config(
+            return Err(ConfigError(
                 "--max-retry-backoff-seconds must not be less than --retry-backoff-seconds".into(),
             ));
         }
@@ -293,11 +353,11 @@ impl LeaderElectionArgs {
         }
         let lease_name = self.lease_name.trim().to_owned();
         if lease_name.is_empty() {
-            return Err(Error::Config("--lease-name must not be empty".into()));
+            return Err(ConfigError("--lease-name must not be empty".into()));
         }
         if self.lease_grace_seconds == 0 || self.lease_grace_seconds >= self.lease_duration_seconds
         {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "--lease-grace-seconds must be at least 1 and less than --lease-duration-seconds ({})",
                 self.lease_duration_seconds
             )));
@@ -330,6 +390,8 @@ pub struct Config {
     pub concurrency: u16,
     /// Which events to publish (`--events`).
     pub events: EventLevel,
+    /// Where notifications go (`--notify-url`), if anywhere.
+    pub notify: Option<NotifyConfig>,
 }
 
 /// Default of `--concurrency`.
@@ -344,6 +406,10 @@ impl Default for Config {
                 image: DEFAULT_RUNNER_IMAGE.into(),
                 command: shell(DEFAULT_RUNNER_SCRIPT),
                 timeout_seconds: None,
+                sidecar: SidecarDefaults {
+                    image: DEFAULT_SIDECAR_IMAGE.into(),
+                    program: sidecar_program(None),
+                },
             },
             policy: Policy::default(),
             leader_election: None,
@@ -351,18 +417,24 @@ impl Default for Config {
             queue: QueueConfig::default(),
             concurrency: DEFAULT_CONCURRENCY,
             events: EventLevel::All,
+            notify: None,
         }
     }
 }
 
 impl TryFrom<RunArgs> for Config {
-    type Error = Error;
+    type Error = ConfigError;
 
     fn try_from(args: RunArgs) -> Result<Self> {
         let image = args.default_runner_image.trim().to_owned();
         if image.is_empty() {
-            return Err(Error::Config(
+            return Err(ConfigError(
                 "--default-runner-image must not be empty".into(),
+            ));
+        }
+        if args.report_sidecar_image.trim().is_empty() {
+            return Err(ConfigError(
+                "--report-sidecar-image must not be empty".into(),
             ));
         }
         let (retry_backoff, max_retry_backoff) = args.jobs.backoff()?;
@@ -374,6 +446,10 @@ impl TryFrom<RunArgs> for Config {
                 command: parse_command(&args.default_runner_command)?,
                 timeout_seconds: Some(i64::from(args.jobs.default_timeout_seconds))
                     .filter(|seconds| *seconds > 0),
+                sidecar: SidecarDefaults {
+                    image: args.report_sidecar_image.trim().to_owned(),
+                    program: sidecar_program(args.report_sidecar_program.as_deref()),
+                },
             },
             policy: Policy {
                 start_grace: Duration::from_secs(args.start_grace_seconds),
@@ -386,6 +462,7 @@ impl TryFrom<RunArgs> for Config {
                     .jobs
                     .default_ttl_seconds_after_finished
                     .map(Duration::from_secs),
+                keep_logs: args.jobs.default_keep_logs,
                 ..Policy::default()
             },
             leader_election: args.leader.into_config()?,
@@ -396,6 +473,7 @@ impl TryFrom<RunArgs> for Config {
             },
             concurrency: args.concurrency,
             events: args.observability.events,
+            notify: args.notify.into_config().map_err(ConfigError)?,
         })
     }
 }
@@ -404,18 +482,18 @@ impl TryFrom<RunArgs> for Config {
 pub fn parse_command(value: &str) -> Result<Vec<String>> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(Error::Config(
+        return Err(ConfigError(
             "--default-runner-command must not be empty".into(),
         ));
     }
     if trimmed.starts_with('[') {
         let command: Vec<String> = serde_json::from_str(trimmed).map_err(|e| {
-            Error::Config(format!(
+            ConfigError(format!(
                 "--default-runner-command looks like a JSON array but is not a list of strings: {e}"
             ))
         })?;
         if command.first().is_none_or(|c| c.is_empty()) {
-            return Err(Error::Config(
+            return Err(ConfigError(
                 "--default-runner-command must name a program".into(),
             ));
         }

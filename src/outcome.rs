@@ -4,7 +4,7 @@
 use k8s_openapi::{api::core::v1::ContainerStateTerminated, jiff::Timestamp};
 
 use crate::{
-    crd::{Phase, Summary, TestResult},
+    crd::{Phase, ReportStatus, Summary, TestResult},
     results::{ReportProblem, parse_report, tail},
 };
 
@@ -18,6 +18,9 @@ pub mod reason {
     pub const TESTS_FAILED: &str = "TestsFailed";
     /// Exit code 0, but no results file.
     pub const NO_RESULTS: &str = "NoResults";
+    /// The runner's report was handed over in its Pod's log, but the Pod went before the
+    /// controller could read it.
+    pub const REPORT_LOST: &str = "ReportLost";
     /// Exit code 0, but the results file was unreadable.
     pub const INVALID_RESULTS: &str = "InvalidResults";
     /// The runner Pod disappeared, or was deleted, before it finished.
@@ -40,6 +43,27 @@ pub mod reason {
     pub const MAX_RUNNING: &str = "MaxRunningReached";
     /// A queued job got its run slot.
     pub const SLOT_ASSIGNED: &str = "SlotAssigned";
+    /// The kernel killed the runner for using more memory than its limit.
+    pub const OOM_KILLED: &str = "OOMKilled";
+    /// Container waiting reasons after which a runner will not start without outside help; an
+    /// attempt stuck in one past the start grace fails with it.
+    pub const STUCK_WAITING: [&str; 6] = [
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "ErrImageNeverPull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    ];
+
+    /// Whether an attempt that failed with `reason` failed for the Pod's sake, not the tests':
+    /// what `retryOn: Infrastructure` retries.
+    pub fn is_infrastructure(reason: &str) -> bool {
+        matches!(
+            reason,
+            POD_DELETED | POD_FAILED | OOM_KILLED | UNSCHEDULABLE
+        ) || STUCK_WAITING.contains(&reason)
+    }
 }
 
 /// How an attempt ended.
@@ -55,8 +79,14 @@ pub struct Outcome {
     pub message: String,
     /// Exit code of the runner container, when it ran.
     pub exit_code: Option<i32>,
-    /// Results reported by the runner.
+    /// Results reported by the runner (at most 100 when they come from a report).
     pub results: Vec<TestResult>,
+    /// Exact counts when `results` is a bounded selection of a report's results.
+    pub summary: Option<Summary>,
+    /// Counts of the report's results left out of `results`.
+    pub omitted: Option<Summary>,
+    /// Where the attempt's full report is kept.
+    pub report: Option<Box<ReportStatus>>,
     /// When the attempt ended.
     pub finished_at: Timestamp,
     /// The controller ended the attempt while its runner Pod still ran (a timeout the kubelet
@@ -65,6 +95,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Counts of the attempt's results: the report's exact counts, else those of `results`.
+    pub fn summary(&self) -> Option<Summary> {
+        self.summary
+            .or_else(|| (!self.results.is_empty()).then(|| Summary::of(&self.results)))
+    }
+
     /// A failure that happened before or around the runner, with no exit code or results.
     pub fn failed(attempt: i32, reason: &str, message: String, finished_at: Timestamp) -> Self {
         Outcome {
@@ -74,6 +110,9 @@ impl Outcome {
             message,
             exit_code: None,
             results: vec![],
+            summary: None,
+            omitted: None,
+            report: None,
             finished_at,
             stop_pod: false,
         }
@@ -104,7 +143,7 @@ pub fn from_exit(attempt: i32, terminated: &ContainerStateTerminated, now: Times
         (Phase::Succeeded, reason, message)
     } else {
         let reason = match terminated.reason.as_deref() {
-            Some("OOMKilled") => "OOMKilled",
+            Some(reason::OOM_KILLED) => reason::OOM_KILLED,
             _ => reason::TESTS_FAILED,
         };
         let mut message = format!("runner exited with code {exit_code}");
@@ -133,7 +172,7 @@ pub fn from_exit(attempt: i32, terminated: &ContainerStateTerminated, now: Times
         exit_code: Some(exit_code),
         results: report.results,
         finished_at,
-        stop_pod: false,
+        ..Outcome::failed(attempt, reason, String::new(), finished_at)
     }
 }
 

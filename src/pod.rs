@@ -4,16 +4,31 @@
 use std::{collections::BTreeMap, hash::Hasher};
 
 use fnv::FnvHasher;
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, Pod, PodSecurityContext, PodSpec, SeccompProfile,
-    SecurityContext,
+use k8s_openapi::{
+    api::core::v1::{
+        Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec,
+        ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    },
+    apimachinery::pkg::api::resource::Quantity,
 };
 use kube::{Resource, ResourceExt, api::ObjectMeta};
 
 use crate::{
-    Error, Result,
     crd::{RunnerSpec, TestJob},
+    handover::{MOUNT_PATH, REPORT_FILE, SIDECAR, VOLUME},
 };
+
+/// A TestJob that lacks what its runner Pod needs. The API server always sets both, so this
+/// only happens with objects that did not come from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidJob {
+    /// TestJobs are namespaced, so the API never sends one without.
+    #[error("TestJob has no namespace")]
+    MissingNamespace,
+    /// No owner reference can point at a TestJob without a UID.
+    #[error("TestJob has no UID")]
+    MissingUid,
+}
 
 /// Name of the single container in a runner Pod.
 pub const RUNNER_CONTAINER: &str = "runner";
@@ -33,13 +48,16 @@ pub const ATTEMPT_LABEL: &str = "testjob.dev/attempt";
 /// Non-root user and group the runner runs as unless the image says otherwise.
 pub const RUNNER_UID: i64 = 65532;
 /// Environment variables the operator sets; a runner's `env` cannot override them.
-pub const RESERVED_ENV: [&str; 5] = [
+pub const RESERVED_ENV: [&str; 6] = [
     "TEST_ID",
     "TESTJOB_NAME",
     "TESTJOB_NAMESPACE",
     "TESTJOB_ATTEMPT",
     "TESTJOB_RESULTS_FILE",
+    "TESTJOB_REPORT_FILE",
 ];
+/// The annotation that makes `kubectl logs POD` show the runner, not the sidecar.
+pub const DEFAULT_CONTAINER_ANNOTATION: &str = "kubectl.kubernetes.io/default-container";
 
 /// Longest Pod name; Pod names become hostnames, which are DNS labels.
 const MAX_POD_NAME: usize = 63;
@@ -57,6 +75,17 @@ pub struct RunnerDefaults {
     pub timeout_seconds: Option<i64>,
     /// Default container resources, for runners that set none.
     pub resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+    /// The report sidecar every runner Pod gets.
+    pub sidecar: SidecarDefaults,
+}
+
+/// How the report sidecar ([`crate::handover`]) runs: the operator's own image and binary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SidecarDefaults {
+    /// The operator's image.
+    pub image: String,
+    /// The operator binary's path in that image (`report-sidecar` and its flags follow).
+    pub program: String,
 }
 
 /// The label selector matching every runner Pod of the TestJob called `job_name`.
@@ -116,10 +145,16 @@ pub fn is_owned_by(pod: &Pod, job: &TestJob) -> bool {
 }
 
 /// The runner Pod for `attempt` of `job`, with `defaults` filling whatever the job leaves out.
-pub fn build_runner_pod(job: &TestJob, attempt: i32, defaults: &RunnerDefaults) -> Result<Pod> {
+pub fn build_runner_pod(
+    job: &TestJob,
+    attempt: i32,
+    defaults: &RunnerDefaults,
+) -> Result<Pod, InvalidJob> {
     let job_name = job.name_any();
-    let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
-    let owner = job.controller_owner_ref(&()).ok_or(Error::MissingUid)?;
+    let namespace = job.namespace().ok_or(InvalidJob::MissingNamespace)?;
+    let owner = job
+        .controller_owner_ref(&())
+        .ok_or(InvalidJob::MissingUid)?;
     let runner = job.spec.runner.clone().unwrap_or_default();
     let test_id = job.spec.test_id.to_string();
 
@@ -129,7 +164,8 @@ pub fn build_runner_pod(job: &TestJob, attempt: i32, defaults: &RunnerDefaults) 
     labels.insert(TEST_ID_LABEL.into(), sanitize_label_value(&test_id));
     labels.insert(ATTEMPT_LABEL.into(), attempt.to_string());
 
-    let annotations = runner.pod_annotations.clone().filter(|a| !a.is_empty());
+    let mut annotations = runner.pod_annotations.clone().unwrap_or_default();
+    annotations.insert(DEFAULT_CONTAINER_ANNOTATION.into(), RUNNER_CONTAINER.into());
     let service_account = runner.service_account_name.clone();
 
     Ok(Pod {
@@ -137,7 +173,7 @@ pub fn build_runner_pod(job: &TestJob, attempt: i32, defaults: &RunnerDefaults) 
             name: Some(pod_name(&job_name, attempt)),
             namespace: Some(namespace.clone()),
             labels: Some(labels),
-            annotations,
+            annotations: Some(annotations),
             owner_references: Some(vec![owner]),
             ..ObjectMeta::default()
         },
@@ -167,6 +203,17 @@ pub fn build_runner_pod(job: &TestJob, attempt: i32, defaults: &RunnerDefaults) 
                 defaults,
                 runner_env(&test_id, &job_name, &namespace, attempt, &runner),
             )],
+            // A native sidecar (restartable init container): it runs beside the runner and is
+            // stopped once the runner exits, which is when it hands the report over.
+            init_containers: Some(vec![sidecar_container(&defaults.sidecar)]),
+            volumes: Some(vec![Volume {
+                name: VOLUME.into(),
+                empty_dir: Some(EmptyDirVolumeSource {
+                    size_limit: Some(Quantity("64Mi".into())),
+                    ..EmptyDirVolumeSource::default()
+                }),
+                ..Volume::default()
+            }]),
             ..PodSpec::default()
         }),
         status: None,
@@ -197,20 +244,77 @@ fn runner_container(runner: &RunnerSpec, defaults: &RunnerDefaults, env: Vec<Env
         termination_message_path: Some(RESULTS_FILE.into()),
         // A runner that crashes before writing results still leaves its last log lines.
         termination_message_policy: Some("FallbackToLogsOnError".into()),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                ..Capabilities::default()
-            }),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".into(),
-                ..SeccompProfile::default()
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(restricted(false)),
+        volume_mounts: Some(vec![report_mount(false)]),
         ..Container::default()
+    }
+}
+
+/// The report sidecar: the operator's image running `report-sidecar`, read-only, no API access.
+fn sidecar_container(sidecar: &SidecarDefaults) -> Container {
+    let quantities = |cpu: &str, memory: &str| {
+        BTreeMap::from([
+            ("cpu".to_owned(), Quantity(cpu.into())),
+            ("memory".to_owned(), Quantity(memory.into())),
+        ])
+    };
+    Container {
+        name: SIDECAR.into(),
+        image: Some(sidecar.image.clone()),
+        command: Some(vec![
+            sidecar.program.clone(),
+            "report-sidecar".into(),
+            "--file".into(),
+            REPORT_FILE.into(),
+            "--termination-log".into(),
+            SIDECAR_MESSAGE_FILE.into(),
+        ]),
+        restart_policy: Some("Always".into()),
+        resources: Some(ResourceRequirements {
+            requests: Some(quantities("10m", "16Mi")),
+            // It holds at most one report (16 MiB) and its gzip.
+            limits: Some(BTreeMap::from([(
+                "memory".to_owned(),
+                Quantity("96Mi".into()),
+            )])),
+            ..ResourceRequirements::default()
+        }),
+        termination_message_path: Some(SIDECAR_MESSAGE_FILE.into()),
+        termination_message_policy: Some("File".into()),
+        security_context: Some(restricted(true)),
+        volume_mounts: Some(vec![report_mount(true)]),
+        ..Container::default()
+    }
+}
+
+/// Where the sidecar writes its termination message (the kubelet's default path).
+const SIDECAR_MESSAGE_FILE: &str = "/dev/termination-log";
+
+/// The shared report volume, as mounted in a container.
+fn report_mount(read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: VOLUME.into(),
+        mount_path: MOUNT_PATH.into(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// A container security context that meets the "restricted" Pod Security Standard.
+fn restricted(read_only_root: bool) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        run_as_non_root: Some(true),
+        read_only_root_filesystem: read_only_root.then_some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Capabilities::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..SeccompProfile::default()
+        }),
+        ..SecurityContext::default()
     }
 }
 
@@ -232,6 +336,7 @@ fn runner_env(
         value("TESTJOB_NAMESPACE", namespace.to_owned()),
         value("TESTJOB_ATTEMPT", attempt.to_string()),
         value("TESTJOB_RESULTS_FILE", RESULTS_FILE.to_owned()),
+        value("TESTJOB_REPORT_FILE", REPORT_FILE.to_owned()),
     ];
     env.extend(
         runner
@@ -275,6 +380,10 @@ mod tests {
             image: "busybox:1.37".into(),
             command: vec!["sh".into(), "-c".into(), "true".into()],
             timeout_seconds: None,
+            sidecar: SidecarDefaults {
+                image: "operator:test".into(),
+                program: "/usr/local/bin/testjob-operator".into(),
+            },
         }
     }
 
@@ -562,13 +671,13 @@ mod tests {
         no_uid.metadata.uid = None;
         assert!(matches!(
             build_runner_pod(&no_uid, 1, &defaults()),
-            Err(Error::MissingUid)
+            Err(InvalidJob::MissingUid)
         ));
         let mut no_ns = job("x", TestId::Int(1), None);
         no_ns.metadata.namespace = None;
         assert!(matches!(
             build_runner_pod(&no_ns, 1, &defaults()),
-            Err(Error::MissingNamespace)
+            Err(InvalidJob::MissingNamespace)
         ));
     }
 

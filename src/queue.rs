@@ -15,8 +15,8 @@
 
 use std::{
     cmp::Reverse,
-    collections::{HashMap, HashSet},
-    sync::{Mutex, MutexGuard, PoisonError},
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 use futures::channel::mpsc;
@@ -26,7 +26,10 @@ use kube::{
 };
 use tracing::debug;
 
-use crate::crd::{Phase, TestJob};
+use crate::{
+    crd::{Phase, TestJob},
+    own_writes::{OwnWrites, key},
+};
 
 /// The queue's settings, from the operator's flags.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,6 +70,8 @@ pub struct QueueStats {
 pub struct Queue {
     config: QueueConfig,
     state: Mutex<State>,
+    /// Which jobs this process finished: the cache may still show them waiting.
+    writes: Arc<OwnWrites>,
 }
 
 #[derive(Debug, Default)]
@@ -79,20 +84,16 @@ struct State {
     initialized: bool,
     /// Jobs holding a run slot (Running, or woken to take a slot reserved for them), by [`key`].
     holders: HashMap<String, ObjectRef<TestJob>>,
-    /// Jobs this process wrote a final status for, by [`key`], until they are deleted: the cache
-    /// may still show them waiting.
-    settled: HashSet<String>,
-    /// Finished jobs whose Pods this process cleaned up (or found nothing to clean), by [`key`],
-    /// until they are deleted: no need to look at their Pods again.
-    cleaned: HashSet<String>,
 }
 
 impl Queue {
-    /// An empty queue; [`Queue::attach`] binds it to the controller's cache.
-    pub fn new(config: QueueConfig) -> Self {
+    /// An empty queue; [`Queue::attach`] binds it to the controller's cache. `writes` tells
+    /// which jobs this process finished.
+    pub fn new(config: QueueConfig, writes: Arc<OwnWrites>) -> Self {
         Queue {
             config,
             state: Mutex::new(State::default()),
+            writes,
         }
     }
 
@@ -128,17 +129,14 @@ impl Queue {
                 }
             }
             watcher::Event::Delete(job) => {
-                let key = key(job);
-                state.settled.remove(&key);
-                state.cleaned.remove(&key);
-                if state.holders.remove(&key).is_some() {
+                if state.holders.remove(&key(job)).is_some() {
                     debug!(testjob = %job.name_any(), "deleted job freed its run slot");
                 }
                 self.hand_out(&mut state, None);
             }
             watcher::Event::InitDone => {
                 if state.initialized {
-                    resync(&mut state);
+                    resync(&mut state, &self.writes);
                 } else {
                     initialize(&mut state);
                 }
@@ -179,30 +177,14 @@ impl Queue {
     /// one, and wakes the next waiting jobs.
     pub fn settle(&self, job: &TestJob) {
         let mut state = self.lock();
-        let key = key(job);
-        state.holders.remove(&key);
-        state.settled.insert(key);
+        state.holders.remove(&key(job));
+        self.writes.wrote_final_status(job);
         self.hand_out(&mut state, None);
-    }
-
-    /// Records that `job`'s runner Pods need no more cleanup while this process runs.
-    pub fn mark_cleaned(&self, job: &TestJob) {
-        self.lock().cleaned.insert(key(job));
-    }
-
-    /// Whether [`Queue::mark_cleaned`] was called for `job`.
-    pub fn is_cleaned(&self, job: &TestJob) -> bool {
-        self.lock().cleaned.contains(&key(job))
     }
 
     /// Whether `job` holds a run slot.
     pub fn holds(&self, job: &TestJob) -> bool {
         self.lock().holders.contains_key(&key(job))
-    }
-
-    /// Whether this process wrote `job`'s final status (and so took care of its Pods).
-    pub fn is_settled(&self, job: &TestJob) -> bool {
-        self.lock().settled.contains(&key(job))
     }
 
     /// Slots taken, jobs waiting and the limit, for metrics and logs.
@@ -260,7 +242,9 @@ impl Queue {
         let mut waiting = store.state();
         waiting.retain(|job| {
             let key = key(job);
-            is_waiting(job) && !state.holders.contains_key(&key) && !state.settled.contains(&key)
+            is_waiting(job)
+                && !state.holders.contains_key(&key)
+                && !self.writes.is_finished_key(&key)
         });
         waiting.sort_by_cached_key(|job| self.rank_key(job));
         waiting
@@ -317,7 +301,7 @@ fn initialize(state: &mut State) {
 
 /// After a relist: drops holders that are gone or final, adopts Running jobs not yet counted
 /// (e.g. started by a previous leader).
-fn resync(state: &mut State) {
+fn resync(state: &mut State, writes: &OwnWrites) {
     let Some(store) = &state.store else {
         return;
     };
@@ -331,7 +315,7 @@ fn resync(state: &mut State) {
             .is_some_and(|job| !job_phase(job).is_some_and(Phase::is_terminal))
     });
     for (key, job) in &jobs {
-        if job_phase(job) == Some(Phase::Running) && !state.settled.contains(key) {
+        if job_phase(job) == Some(Phase::Running) && !writes.is_finished_key(key) {
             state
                 .holders
                 .entry(key.clone())
@@ -349,15 +333,6 @@ fn is_waiting(job: &TestJob) -> bool {
     matches!(job_phase(job), None | Some(Phase::Pending))
         && !job.spec.is_cancelled()
         && job.meta().deletion_timestamp.is_none()
-}
-
-/// Identifies a job: its UID (a job deleted and created again is another job), else
-/// namespace/name.
-fn key(job: &TestJob) -> String {
-    match &job.meta().uid {
-        Some(uid) => uid.clone(),
-        None => format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any()),
-    }
 }
 
 #[cfg(test)]
@@ -403,10 +378,13 @@ mod tests {
                 writer.apply_watcher_event(&watcher::Event::InitApply(job.clone()));
             }
             writer.apply_watcher_event(&watcher::Event::InitDone);
-            let queue = Queue::new(QueueConfig {
-                max_running,
-                default_priority: 0,
-            });
+            let queue = Queue::new(
+                QueueConfig {
+                    max_running,
+                    default_priority: 0,
+                },
+                Arc::default(),
+            );
             let wakeups = queue.attach(reader);
             queue.observe(&watcher::Event::InitDone);
             Fixture {
@@ -445,10 +423,13 @@ mod tests {
         for job in jobs {
             writer.apply_watcher_event(&watcher::Event::Apply(job.clone()));
         }
-        let queue = Queue::new(QueueConfig {
-            max_running,
-            default_priority,
-        });
+        let queue = Queue::new(
+            QueueConfig {
+                max_running,
+                default_priority,
+            },
+            Arc::default(),
+        );
         drop(queue.attach(reader));
         queue
     }
@@ -538,7 +519,7 @@ mod tests {
         ));
         assert!(fixture.woken().is_empty());
         assert_eq!(fixture.queue.admit(&jobs[1]), Admission::Granted);
-        assert!(!fixture.queue.holds(&jobs[2]) && fixture.queue.is_settled(&jobs[2]));
+        assert!(!fixture.queue.holds(&jobs[2]) && fixture.queue.writes.is_finished(&jobs[2]));
     }
 
     #[test]

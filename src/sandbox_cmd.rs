@@ -15,8 +15,8 @@ use kube::{Client, CustomResourceExt, ResourceExt};
 use kube_sandbox::{PodMode, Sandbox, SandboxConfig};
 
 use crate::config::{Config, RunArgs};
-use crate::controller;
 use crate::crd::{Phase, TestJob};
+use crate::operator::{self, signals::shutdown_signal};
 
 /// Flags of `testjob-operator sandbox`.
 #[derive(clap::Args, Debug)]
@@ -64,7 +64,7 @@ pub async fn execute(args: SandboxArgs) -> anyhow::Result<()> {
         default_priority: config.queue.default_priority,
         page_size: 100,
     };
-    let controller = tokio::spawn(controller::run(client.clone(), config));
+    let controller = tokio::spawn(operator::run(client.clone(), config));
     tokio::spawn(report_progress(client.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -98,20 +98,6 @@ pub async fn execute(args: SandboxArgs) -> anyhow::Result<()> {
     };
     sandbox.shutdown().await;
     result
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
 
 /// Creates or updates the CRD and waits until it is served.

@@ -8,8 +8,8 @@ use k8s_openapi::{
 };
 
 use crate::{
-    crd::{Phase, Summary, TestJob, TestJobStatus},
-    decide::{Outcome, reason},
+    crd::{AttemptStatus, Phase, TestJob, TestJobStatus},
+    outcome::{Outcome, reason},
 };
 
 /// Condition types on a TestJob.
@@ -46,6 +46,7 @@ pub fn queued_status(job: &TestJob, running: usize, limit: usize, now: Timestamp
     );
     TestJobStatus {
         phase: Some(Phase::Pending),
+        test_id: Some(job.spec.test_id.to_string()),
         message: Some(message),
         conditions,
         observed_generation: generation,
@@ -91,9 +92,13 @@ pub fn retry_status(
         generation,
         now,
     );
+    let mut attempts = previous.attempts.clone();
+    record_end(&mut attempts, &previous, failed);
     TestJobStatus {
         phase: Some(Phase::Running),
+        test_id: Some(job.spec.test_id.to_string()),
         attempt: Some(failed.attempt),
+        attempts,
         next_attempt_time: Some(Time(next_attempt_at)),
         exit_code: failed.exit_code,
         message: Some(message),
@@ -112,7 +117,20 @@ pub fn running_status(
     now: Timestamp,
 ) -> TestJobStatus {
     let generation = job.metadata.generation;
-    let mut conditions = previous(job).conditions;
+    let previous = previous(job);
+    let mut conditions = previous.conditions;
+    let mut attempts = previous.attempts;
+    // Undelivered notifications of earlier attempts stay until the notifier delivers them.
+    let pending_notifications = previous.pending_notifications;
+    attempts.retain(|a| a.attempt != attempt);
+    attempts.push(AttemptStatus {
+        attempt,
+        pod_name: Some(pod_name.to_owned()),
+        phase: Some(Phase::Running),
+        start_time: Some(Time(start_time)),
+        ..AttemptStatus::default()
+    });
+    attempts.sort_by_key(|a| a.attempt);
     // A new attempt starts with a clean slate: no verdict from an earlier one.
     conditions.retain(|c| !VERDICTS.contains(&c.type_.as_str()));
     let message = format!("runner Pod {pod_name} started (attempt {attempt})");
@@ -134,9 +152,12 @@ pub fn running_status(
     );
     TestJobStatus {
         phase: Some(Phase::Running),
+        test_id: Some(job.spec.test_id.to_string()),
         attempt: Some(attempt),
         pod_name: Some(pod_name.to_owned()),
         start_time: Some(Time(start_time)),
+        attempts,
+        pending_notifications,
         message: Some(message),
         conditions,
         observed_generation: generation,
@@ -187,9 +208,12 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
         Some(start) if outcome.finished_at < start => start,
         _ => outcome.finished_at,
     };
-    let summary = (!outcome.results.is_empty()).then(|| Summary::of(&outcome.results));
+    let summary = outcome.summary();
+    let mut attempts = previous.attempts.clone();
+    record_end(&mut attempts, &previous, outcome);
     TestJobStatus {
         phase: Some(outcome.phase),
+        test_id: Some(job.spec.test_id.to_string()),
         // A job cancelled before it started has had no attempt.
         attempt: (outcome.attempt > 0).then_some(outcome.attempt),
         pod_name: previous.pod_name.clone(),
@@ -199,12 +223,47 @@ pub fn finished_status(job: &TestJob, outcome: &Outcome, now: Timestamp) -> Test
         duration: start.map(|start| format_duration(completion.duration_since(start))),
         exit_code: outcome.exit_code,
         results: outcome.results.clone(),
+        results_omitted: outcome.omitted,
+        report: outcome.report.as_deref().cloned(),
+        attempts,
         summary,
         result: summary.map(|s| s.display()),
         message: Some(outcome.message.clone()),
         conditions,
+        pending_notifications: previous.pending_notifications.clone(),
         observed_generation: generation,
     }
+}
+
+/// Records how attempt `ended.attempt` ended in `attempts` (a job cancelled before it started has
+/// no attempt to record). An attempt whose Running status was never written (it failed before its
+/// Pod existed) gets an entry now.
+fn record_end(attempts: &mut Vec<AttemptStatus>, previous: &TestJobStatus, ended: &Outcome) {
+    if ended.attempt < 1 {
+        return;
+    }
+    if !attempts.iter().any(|a| a.attempt == ended.attempt) {
+        let current = previous.attempt == Some(ended.attempt);
+        attempts.push(AttemptStatus {
+            attempt: ended.attempt,
+            pod_name: previous.pod_name.clone().filter(|_| current),
+            start_time: previous.start_time.clone().filter(|_| current),
+            ..AttemptStatus::default()
+        });
+        attempts.sort_by_key(|a| a.attempt);
+    }
+    let Some(entry) = attempts.iter_mut().find(|a| a.attempt == ended.attempt) else {
+        return;
+    };
+    let completion = match entry.start_time.as_ref().map(|t| t.0) {
+        Some(start) if ended.finished_at < start => start,
+        _ => ended.finished_at,
+    };
+    entry.phase = Some(ended.phase);
+    entry.reason = Some(ended.reason.clone());
+    entry.exit_code = ended.exit_code;
+    entry.completion_time = Some(Time(completion));
+    entry.summary = ended.summary();
 }
 
 /// A duration the way Go and kubectl print them, to whole seconds: `0s`, `42s`, `1m23s`, `2h0m5s`.
@@ -348,6 +407,9 @@ mod tests {
             ],
             finished_at: ts(83),
             stop_pod: false,
+            summary: None,
+            omitted: None,
+            report: None,
         };
         let status = finished_status(&job, &outcome, ts(90));
         assert_eq!(status.phase, Some(Phase::Succeeded));
@@ -520,5 +582,82 @@ mod tests {
         assert_eq!(conditions[0].reason, "B");
         set_condition(&mut conditions, "Running", false, "C", "m3", None, ts(9));
         assert_eq!(conditions[0].last_transition_time, Time(ts(9)));
+    }
+
+    #[test]
+    fn every_attempt_is_recorded_with_how_it_ended() {
+        let mut job = job();
+        job.status = Some(running_status(&job, 1, "smoke-1", ts(0), ts(0)));
+        let mut failed = Outcome::failed(1, reason::POD_DELETED, "gone".into(), ts(5));
+        failed.exit_code = Some(137);
+        job.status = Some(retry_status(&job, &failed, 2, ts(15), ts(5)));
+        job.status = Some(running_status(&job, 2, "smoke-2", ts(15), ts(15)));
+        let passed = Outcome {
+            phase: Phase::Succeeded,
+            reason: reason::TESTS_PASSED.into(),
+            exit_code: Some(0),
+            results: vec![
+                result("a", ResultStatus::Passed),
+                result("b", ResultStatus::Failed),
+            ],
+            ..Outcome::failed(2, "", "ok".into(), ts(20))
+        };
+        let status = finished_status(&job, &passed, ts(21));
+        let attempts = &status.attempts;
+        assert_eq!(attempts.len(), 2, "{attempts:?}");
+        assert_eq!(
+            (
+                attempts[0].attempt,
+                attempts[0].pod_name.as_deref(),
+                attempts[0].phase,
+                attempts[0].reason.as_deref(),
+                attempts[0].exit_code,
+            ),
+            (
+                1,
+                Some("smoke-1"),
+                Some(Phase::Failed),
+                Some("PodDeleted"),
+                Some(137)
+            )
+        );
+        assert_eq!(attempts[0].start_time, Some(Time(ts(0))));
+        assert_eq!(attempts[0].completion_time, Some(Time(ts(5))));
+        assert_eq!(attempts[0].summary, None);
+        assert_eq!(
+            (
+                attempts[1].attempt,
+                attempts[1].phase,
+                attempts[1].exit_code
+            ),
+            (2, Some(Phase::Succeeded), Some(0))
+        );
+        assert_eq!(attempts[1].start_time, Some(Time(ts(15))));
+        assert_eq!(attempts[1].completion_time, Some(Time(ts(20))));
+        assert_eq!(
+            attempts[1].summary.map(|s| (s.total, s.passed)),
+            Some((2, 1))
+        );
+    }
+
+    #[test]
+    fn an_attempt_that_failed_before_its_pod_existed_is_recorded_too() {
+        let job = job();
+        let refused = Outcome::failed(1, reason::POD_REJECTED, "invalid".into(), ts(1));
+        let mut started = job.clone();
+        started.status = Some(TestJobStatus {
+            attempt: Some(1),
+            ..TestJobStatus::default()
+        });
+        let status = finished_status(&started, &refused, ts(1));
+        assert_eq!(status.attempts.len(), 1);
+        assert_eq!(status.attempts[0].reason.as_deref(), Some("PodRejected"));
+        assert_eq!(status.attempts[0].pod_name, None);
+        // Cancelled before any attempt: nothing to record.
+        let cancelled = Outcome {
+            phase: Phase::Cancelled,
+            ..Outcome::failed(0, reason::CANCELLED, "cancelled".into(), ts(1))
+        };
+        assert!(finished_status(&job, &cancelled, ts(1)).attempts.is_empty());
     }
 }

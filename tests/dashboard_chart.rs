@@ -320,7 +320,7 @@ async fn installed_dashboard_works_with_exactly_the_charts_rbac() {
     // The controller runs with the admin's rights (chart_install.rs covers its own RBAC).
     let client = sandbox.client().await.expect("client");
     let config = dashboard_support::controller_config(0);
-    let controller = tokio::spawn(testjob_operator::controller::run(client.clone(), config));
+    let controller = tokio::spawn(testjob_operator::operator::run(client.clone(), config));
 
     // The dashboard, run locally with a token of the chart's dashboard ServiceAccount.
     let token = admin.ok(

@@ -3,13 +3,13 @@
 //! schema pipeline of custom resources (defaults → prune → validate, CEL included).
 
 use base64::Engine;
-use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use crate::errors::{ApiError, ApiResult, bad_request};
-use crate::registry::{ResourceType, type_from_crd};
-use crate::schema::{CompiledSchema, FieldError, invalid_status};
+use crate::resource_types::{ResourceType, type_from_crd};
+use crate::schema::{CompiledSchema, FieldError, invalid_status, resolve_field_path};
 use crate::state::State;
+use crate::timestamp::now_rfc3339;
 
 /// How unknown fields are treated (`fieldValidation` query parameter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +30,6 @@ impl FieldValidation {
             ))),
         }
     }
-}
-
-pub fn now_rfc3339() -> String {
-    Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> ApiError {
@@ -245,6 +241,10 @@ fn establish_crd(state: &State, rt: &ResourceType, crd: &mut Value) -> ApiResult
         })?),
         None => None,
     };
+    let errors = selectable_field_errors(crd, schema.as_ref());
+    if !errors.is_empty() {
+        return Err(invalid(rt, &name, &errors));
+    }
     let now = now_rfc3339();
     let keep_time = |kind: &str| -> String {
         crd["status"]["conditions"]
@@ -272,9 +272,89 @@ fn establish_crd(state: &State, rt: &ResourceType, crd: &mut Value) -> ApiResult
     });
     crd["status"] = status;
     if crd["metadata"]["deletionTimestamp"].is_null() {
-        state.registry.register(served, schema);
+        state.types.register(served, schema);
     }
     Ok(())
+}
+
+/// Most `selectableFields` of one version (apiextensions validation `MaxSelectableFields`).
+const MAX_SELECTABLE_FIELDS: usize = 8;
+
+/// `ValidateCustomResourceSelectableFields` (apiextensions-apiserver
+/// pkg/apis/apiextensions/validation/validation.go) for each version of `crd`: a path without
+/// array notation to a `string`, `boolean` or `integer` field outside `metadata`, no duplicates,
+/// at most eight. Versions are checked against the served schema (one served version here).
+fn selectable_field_errors(crd: &Value, schema: Option<&CompiledSchema>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let versions = crd["spec"]["versions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (v, version) in versions.iter().enumerate() {
+        let Some(fields) = version["selectableFields"]
+            .as_array()
+            .filter(|f| !f.is_empty())
+        else {
+            continue;
+        };
+        let base = format!("spec.versions[{v}].selectableFields");
+        let Some(schema) = schema.filter(|_| version["served"].as_bool() == Some(true)) else {
+            errors.push(FieldError::invalid(
+                &base,
+                json!(""),
+                "may only be set when `version.schema.openAPIV3Schema` is not included",
+            ));
+            continue;
+        };
+        let mut unique = std::collections::BTreeSet::new();
+        for (i, field) in fields.iter().enumerate() {
+            let at = format!("{base}[{i}].jsonPath");
+            let json_path = field["jsonPath"].as_str().unwrap_or_default();
+            if json_path.is_empty() {
+                errors.push(FieldError::required(&at, ""));
+                continue;
+            }
+            let (path, found) = match resolve_field_path(json_path, schema.root(), false) {
+                Ok(resolved) => resolved,
+                Err(why) => {
+                    errors.push(FieldError::invalid(
+                        &at,
+                        json!(json_path),
+                        format!("is an invalid path: {why}"),
+                    ));
+                    continue;
+                }
+            };
+            let rendered = path.render();
+            if rendered.split(['.', '[']).next() == Some("metadata") {
+                errors.push(FieldError::invalid(
+                    &at,
+                    json!(json_path),
+                    "must not point to fields in metadata",
+                ));
+            }
+            if !found
+                .is_some_and(|s| matches!(s.type_name.as_str(), "string" | "boolean" | "integer"))
+            {
+                errors.push(FieldError::invalid(
+                    &at,
+                    json!(json_path),
+                    "must point to a field of type string, boolean or integer. Enum string fields and strings with formats are allowed.",
+                ));
+            }
+            if !unique.insert(rendered) {
+                errors.push(FieldError::duplicate(&at, Some(json!(json_path))));
+            }
+        }
+        if unique.len() > MAX_SELECTABLE_FIELDS {
+            errors.push(FieldError::too_many(
+                &base,
+                unique.len() as i64,
+                MAX_SELECTABLE_FIELDS as i64,
+            ));
+        }
+    }
+    errors
 }
 
 /// The pod defaults kubectl and controllers read back (k8s: pkg/apis/core/v1/defaults.go and the
@@ -471,7 +551,7 @@ pub fn custom_resource(
     field_validation: FieldValidation,
     status_only: bool,
 ) -> ApiResult<Vec<String>> {
-    let Some(schema) = state.registry.schema(&rt.group, &rt.plural) else {
+    let Some(schema) = state.types.schema(&rt.group, &rt.plural) else {
         return Ok(Vec::new());
     };
     schema.apply_defaults(obj);
@@ -508,5 +588,109 @@ pub fn custom_resource(
         Ok(warnings)
     } else {
         Err(invalid(rt, &name, &errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crd(selectable: Value) -> Value {
+        json!({"spec": {"versions": [{
+            "name": "v1", "served": true, "storage": true,
+            "selectableFields": selectable,
+            "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                "spec": {"type": "object", "properties": {
+                    "color": {"type": "string", "enum": ["red", "blue"]},
+                    "size": {"type": "integer"},
+                    "on": {"type": "boolean"},
+                    "either": {"x-kubernetes-int-or-string": true},
+                    "nested": {"type": "object", "properties": {"deep": {"type": "string"}}},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                }},
+                "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
+            }}},
+        }]}})
+    }
+
+    fn errors(selectable: Value) -> Vec<String> {
+        let crd = crd(selectable);
+        let schema = CompiledSchema::new(&crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+            .expect("schema");
+        selectable_field_errors(&crd, Some(&schema))
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    // The messages of apiextensions-apiserver's ValidateCustomResourceSelectableFields and
+    // cel.ValidFieldPath (pkg/apis/apiextensions/validation/validation.go:
+    //   field.Invalid(..., "must point to a field of type string, boolean or integer. Enum string fields and strings with formats are allowed.")
+    //   field.Invalid(..., "must not point to fields in metadata")
+    //   field.Invalid(..., fmt.Sprintf("is an invalid path: %v", err))
+    //   field.TooMany(fldPath, uniqueSelectableFieldCount, MaxSelectableFields)   // MaxSelectableFields = 8
+    // pkg/apiserver/schema/cel/validation.go: "does not refer to a valid field",
+    //   "array notation is not allowed", "expected [ or . but got: %s").
+    #[test]
+    fn selectable_fields_are_validated_as_kube_apiserver_does() {
+        assert!(
+            errors(
+                json!([{"jsonPath": ".spec.color"}, {"jsonPath": ".spec.size"},
+                          {"jsonPath": ".spec.on"}, {"jsonPath": ".spec.nested.deep"},
+                          {"jsonPath": ".spec.labels.team"}])
+            )
+            .is_empty()
+        );
+        let base = "spec.versions[0].selectableFields";
+        assert_eq!(
+            errors(json!([{"jsonPath": ".spec.either"}])),
+            [format!(
+                "{base}[0].jsonPath: Invalid value: \".spec.either\": must point to a field of type string, boolean or integer. Enum string fields and strings with formats are allowed."
+            )]
+        );
+        assert_eq!(
+            errors(json!([{"jsonPath": ".spec.nested"}, {"jsonPath": ".spec.tags"}])).len(),
+            2
+        );
+        assert_eq!(
+            errors(json!([{"jsonPath": ".spec.missing"}])),
+            [format!(
+                "{base}[0].jsonPath: Invalid value: \".spec.missing\": is an invalid path: does not refer to a valid field"
+            )]
+        );
+        assert_eq!(
+            errors(json!([{"jsonPath": "spec.color"}])),
+            [format!(
+                "{base}[0].jsonPath: Invalid value: \"spec.color\": is an invalid path: expected [ or . but got: spec"
+            )]
+        );
+        assert_eq!(
+            errors(json!([{"jsonPath": ".spec['color']"}])),
+            [format!(
+                "{base}[0].jsonPath: Invalid value: \".spec['color']\": is an invalid path: array notation is not allowed"
+            )]
+        );
+        assert!(
+            errors(json!([{"jsonPath": ".metadata.name"}]))[0]
+                .ends_with("must not point to fields in metadata"),
+        );
+        assert_eq!(
+            errors(json!([{"jsonPath": ".spec.color"}, {"jsonPath": ".spec.color"}])),
+            [format!(
+                "{base}[1].jsonPath: Duplicate value: \".spec.color\""
+            )]
+        );
+        assert_eq!(
+            errors(json!([{"jsonPath": ""}])),
+            [format!("{base}[0].jsonPath: Required value")]
+        );
+        let nine: Vec<Value> = (0..9)
+            .map(|i| json!({"jsonPath": format!(".spec.labels.k{i}")}))
+            .collect();
+        assert_eq!(
+            errors(Value::Array(nine)),
+            [format!("{base}: Too many: 9: must have at most 8 items")]
+        );
     }
 }

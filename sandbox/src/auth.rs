@@ -12,10 +12,9 @@
 //! * The authentication/authorization APIs themselves (TokenRequest, TokenReview,
 //!   SelfSubjectReview, the four access reviews) are served by [`api`].
 
-pub mod api;
-pub mod authn;
-pub mod rbac;
-pub mod request_info;
+pub(crate) mod api;
+pub(crate) mod authn;
+pub(crate) mod rbac;
 
 use std::collections::BTreeMap;
 
@@ -23,9 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
-use crate::schema::go_quote;
+use crate::gofmt;
+pub use crate::request_info::RequestInfo;
 use crate::state::State;
-pub use request_info::RequestInfo;
 
 /// The user name the admin token authenticates as (kubeadm's admin kubeconfig user).
 pub const ADMIN_USER: &str = "kubernetes-admin";
@@ -112,7 +111,7 @@ pub fn authorize(state: &State, attrs: &Attributes) -> Decision {
 pub fn forbidden(attrs: &Attributes, reason: &str) -> ApiError {
     let req = &attrs.request;
     let user = &attrs.user.username;
-    let q = go_quote;
+    let q = gofmt::quote;
     let mut msg = if !req.resource_request {
         format!("User {} cannot {} path {}", q(user), req.verb, q(&req.path))
     } else if !req.namespace.is_empty() {

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::admission::CRD_CLEANUP_FINALIZER;
 use crate::kubelet::{PodEvent, PodStore};
 use crate::ops::{self, DeleteOptions};
-use crate::registry::type_from_crd;
+use crate::resource_types::type_from_crd;
 use crate::state::State;
 use crate::store::{Change, ChangeType, Since, StorageKey, meta_str};
 
@@ -108,7 +108,7 @@ fn resync(state: &State) {
             kubelet.observe(PodEvent::Applied((*pod).clone()));
         }
     }
-    for rt in state.registry.types() {
+    for rt in state.types.types() {
         let key = StorageKey::of(&rt);
         for obj in state.store.list(&key, None).0 {
             if deleting(&obj) {
@@ -204,7 +204,7 @@ fn on_deleting(state: &State, key: &StorageKey, obj: &Value) {
         // The CRD finalizer controller deletes every custom resource the normal way (their own
         // finalizers are honoured) and lets the CRD go once none is left.
         if let Ok(served) = type_from_crd(obj)
-            && let Some(rt) = state.registry.find_resource(&served.group, &served.plural)
+            && let Some(rt) = state.types.find_resource(&served.group, &served.plural)
         {
             let cr_key = StorageKey::of(&rt);
             for cr in state.store.list(&cr_key, None).0 {
@@ -236,7 +236,7 @@ fn finish_crd(state: &State, crd_name: &str) {
         if !state.store.list(&cr_key, None).0.is_empty() {
             return;
         }
-        state.registry.unregister(&served.group, &served.plural);
+        state.types.unregister(&served.group, &served.plural);
     }
     if let Some(rt) = ops::type_of(state, &crds_key()) {
         ops::remove_finalizer(state, &rt, "", crd_name, CRD_CLEANUP_FINALIZER);

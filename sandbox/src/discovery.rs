@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
 
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 
 /// The Kubernetes release the sandbox claims to be.
 pub const SERVER_GIT_VERSION: &str = "v1.35.0";
@@ -477,7 +477,7 @@ fn parse_kube_version(v: &str) -> Option<(u8, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{builtin_types, type_from_crd};
+    use crate::resource_types::{builtin_types, type_from_crd};
 
     /// The exact header client-go's discovery client sends (discovery_client.go).
     const KUBECTL_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";

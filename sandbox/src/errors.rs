@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 
 /// An error answer: the HTTP code and the full `Status` object.
 #[derive(Clone, Debug)]
@@ -192,18 +192,6 @@ pub fn internal(message: impl Into<String>) -> ApiError {
         format!("Internal error occurred: {}", message.into()),
         None,
     )
-}
-
-pub fn unprocessable(message: impl Into<String>) -> ApiError {
-    status(422, "Invalid", message.into(), None)
-}
-
-pub fn too_many_requests(message: impl Into<String>) -> ApiError {
-    status(429, "TooManyRequests", message.into(), None)
-}
-
-pub fn service_unavailable(message: impl Into<String>) -> ApiError {
-    status(503, "ServiceUnavailable", message.into(), None)
 }
 
 /// The success Status some DELETEs answer with instead of the object.

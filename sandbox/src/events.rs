@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 
 /// Pairs of (events.k8s.io/v1 field, core/v1 field) that differ only by name.
 const RENAMED: &[(&str, &str)] = &[

@@ -17,9 +17,9 @@ use http::{HeaderValue, StatusCode, header};
 use crate::auth::{self, Attributes, RequestInfo, UserInfo, api, authn};
 use crate::control::{self, error_response, json_response};
 use crate::errors::{self, bad_request};
+use crate::gofmt;
 use crate::handlers::{self, App};
 use crate::request::Query;
-use crate::schema::go_quote;
 use crate::state::State;
 
 /// Largest request body the authentication APIs accept (kube-apiserver's limit is 3 MiB).
@@ -98,7 +98,7 @@ fn counted(state: &State, info: &RequestInfo, user: &str, resp: Response) -> Res
 fn internal_error_text(uri: &str, msg: &str) -> Response {
     let mut resp = Response::new(Body::from(format!(
         "Internal Server Error: {}: {msg}\n",
-        go_quote(uri)
+        gofmt::quote(uri)
     )));
     *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     let headers = resp.headers_mut();

@@ -22,8 +22,8 @@ use crate::kubelet::{LogError, LogOptions};
 use crate::list::{ListRequest, Page};
 use crate::openapi;
 use crate::ops::{self, DeleteOptions, Deleted, PatchType, WriteOptions, to_view};
-use crate::registry::ResourceType;
 use crate::request::{self, Query, ResourceRequest, Verb};
+use crate::resource_types::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::State;
 use crate::store::StorageKey;
@@ -123,7 +123,7 @@ fn serve_discovery(
         return None;
     }
     let path = path.trim_end_matches('/');
-    let types = || state.registry.types();
+    let types = || state.types.types();
     let resp = match path {
         "/version" => json_response(200, &discovery::version_info(), JSON),
         "/api" | "/apis" => {
@@ -246,8 +246,18 @@ fn filter_for(rt: &ResourceType, info: &ResourceRequest, query: &Query) -> ApiRe
     let fields = match query.get("fieldSelector") {
         Some(s) => {
             let sel = FieldSelector::parse(s).map_err(bad_request)?;
-            sel.check_supported(&rt.group, &rt.kind, rt.is_custom())
-                .map_err(bad_request)?;
+            match &rt.custom {
+                Some(custom) => {
+                    let selectable: Vec<&str> = custom
+                        .selectable_fields
+                        .iter()
+                        .map(String::as_str)
+                        .collect();
+                    sel.check_supported_custom(rt.namespaced, &selectable)
+                }
+                None => sel.check_supported(&rt.group, &rt.kind, false),
+            }
+            .map_err(bad_request)?;
             Some(sel)
         }
         None => None,
@@ -293,7 +303,7 @@ async fn serve_resource(
 ) -> ApiResult<Response> {
     let state = &app.state;
     let rt = state
-        .registry
+        .types
         .find(&info.group, &info.version, &info.resource)
         .ok_or_else(path_not_found)?;
     if info.namespace.is_some() && !rt.namespaced {

@@ -14,8 +14,8 @@ use prost::Message;
 use serde_json::{Map, Value, json};
 
 use crate::discovery::{SERVER_GIT_VERSION, parse_accept};
-use crate::registry::ResourceType;
-use schemas::{Definitions, Flavor, has_builtin_schema, kind_schema_name};
+use crate::resource_types::ResourceType;
+use schemas::{Definitions, Flavor, has_builtin_schema};
 
 /// What `/openapi/v2` answers protobuf requests with (kube-openapi's current spelling, also
 /// returned for the deprecated `...spec.v2@v1.0+protobuf` that client-go asks for).
@@ -46,19 +46,6 @@ pub fn openapi_v2_content_type(accept: Option<&str>) -> Option<&'static str> {
             .find(|(sub_type, _)| clause.matches("application", sub_type))
             .map(|(_, content_type)| *content_type)
     })
-}
-
-/// For `GET /openapi/v3/...`: `Some("application/json")` when acceptable, `None` for 406.
-/// Only JSON is produced; protobuf-only requests are refused.
-pub fn openapi_v3_content_type(accept: Option<&str>) -> Option<&'static str> {
-    let accept = accept
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .unwrap_or("*/*");
-    parse_accept(accept)
-        .iter()
-        .any(|clause| clause.matches("application", "json"))
-        .then_some("application/json")
 }
 
 /// `GET /openapi/v2` as JSON.
@@ -224,16 +211,10 @@ pub fn openapi_v3_index(types: &[ResourceType]) -> Value {
     json!({"paths": paths})
 }
 
-/// Schema definition name of a served kind, as found under `definitions` (v2) and
-/// `components.schemas` (v3).
-pub fn schema_name(t: &ResourceType) -> String {
-    kind_schema_name(t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{builtin_types, type_from_crd};
+    use crate::resource_types::{builtin_types, type_from_crd};
 
     fn widget_crd() -> Value {
         json!({
@@ -745,17 +726,6 @@ mod tests {
             Some(OPENAPI_V2_PROTOBUF)
         );
         assert_eq!(openapi_v2_content_type(Some("text/html")), None);
-        assert_eq!(
-            openapi_v3_content_type(Some("application/json")),
-            Some("application/json")
-        );
-        assert_eq!(openapi_v3_content_type(None), Some("application/json"));
-        assert_eq!(
-            openapi_v3_content_type(Some(
-                "application/com.github.proto-openapi.spec.v3.v1.0+protobuf"
-            )),
-            None
-        );
     }
 
     #[test]

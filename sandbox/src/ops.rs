@@ -1,7 +1,13 @@
 //! The write path shared by HTTP handlers and the sandbox's own controllers: create, update,
 //! patch and delete with the generic registry rules of kube-apiserver (metadata ownership,
 //! preconditions, optimistic concurrency, generation, dry run, graceful and cascading deletion)
-//! around the per-kind rules in `admission`.
+//! around the per-kind rules in `admission`. PATCH requests are in [`mod@patch`], server-side apply
+//! requests in [`apply`], which calls down into `crate::apply` for the field management.
+
+mod apply;
+mod patch;
+
+pub use patch::{PatchType, patch, unsupported_patch};
 
 use std::sync::Arc;
 
@@ -9,17 +15,17 @@ use chrono::{Duration, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::admission::{self, FieldValidation, add_finalizer, now_rfc3339};
+use crate::admission::{self, FieldValidation, add_finalizer};
 use crate::errors::{
     ApiError, ApiResult, already_exists, bad_request, conflict, conflict_modified, forbidden,
-    not_found, unsupported_media_type,
+    not_found,
 };
 use crate::events;
-use crate::patch;
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 use crate::schema::FieldError;
 use crate::state::State;
 use crate::store::{Obj, StorageKey, Updated, meta_str};
+use crate::timestamp::{now_rfc3339, rfc3339};
 
 #[derive(Clone, Debug)]
 pub struct WriteOptions {
@@ -196,17 +202,6 @@ pub fn create(
     create_tracked(state, rt, namespace, body, opts, Tracking::Update)
 }
 
-/// Creates the object server-side apply computed (managed fields included).
-pub fn create_applied(
-    state: &State,
-    rt: &ResourceType,
-    namespace: Option<&str>,
-    body: Value,
-    opts: &WriteOptions,
-) -> ApiResult<Written> {
-    create_tracked(state, rt, namespace, body, opts, Tracking::Applied)
-}
-
 fn create_tracked(
     state: &State,
     rt: &ResourceType,
@@ -357,7 +352,7 @@ fn name_taken(rt: &ResourceType, name: &str, existing: &Value) -> ApiError {
 
 /// Every namespace has a `default` ServiceAccount (the serviceaccounts controller's job).
 pub fn ensure_default_service_account(state: &State, namespace: &str) {
-    let Some(rt) = state.registry.find("", "v1", "serviceaccounts") else {
+    let Some(rt) = state.types.find("", "v1", "serviceaccounts") else {
         return;
     };
     let sa = json!({"metadata": {"name": "default", "namespace": namespace}});
@@ -507,6 +502,28 @@ fn check_identity(body: &Value, namespace: &str, name: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// An update whose new object is computed from the current one (a patch, an apply): the result
+/// must keep the name and namespace of the URL, and is stored in the endpoint's kind.
+#[allow(clippy::too_many_arguments)]
+fn update_from_current(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    sub: Option<&str>,
+    opts: &WriteOptions,
+    tracking: Tracking,
+    change: impl FnOnce(&Value) -> ApiResult<Value>,
+) -> ApiResult<Written> {
+    let desired = |current: &Value| {
+        let mut next = change(current)?;
+        check_identity(&next, namespace, name)?;
+        check_kind(rt, &mut next)?;
+        Ok(next)
+    };
+    run_update(state, rt, namespace, name, opts, desired, sub, tracking)
+}
+
 /// PUT of an object or its status.
 pub fn update(
     state: &State,
@@ -526,141 +543,6 @@ pub fn update(
         name,
         opts,
         move |_| Ok(body),
-        sub,
-        Tracking::Update,
-    )
-}
-
-/// Stores what server-side apply made of the current object (`apply` gets the client's view
-/// and returns the object with its managed fields).
-pub fn update_applied(
-    state: &State,
-    rt: &ResourceType,
-    namespace: &str,
-    name: &str,
-    sub: Option<&str>,
-    opts: &WriteOptions,
-    apply: impl FnOnce(&Value) -> ApiResult<Value>,
-) -> ApiResult<Written> {
-    run_update(
-        state,
-        rt,
-        namespace,
-        name,
-        opts,
-        |current| {
-            let mut applied = apply(current)?;
-            check_identity(&applied, namespace, name)?;
-            check_kind(rt, &mut applied)?;
-            Ok(applied)
-        },
-        sub,
-        Tracking::Applied,
-    )
-}
-
-/// The patch formats kube-apiserver accepts, by Content-Type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PatchType {
-    Json,
-    Merge,
-    Strategic,
-    Apply,
-}
-
-impl PatchType {
-    pub fn from_content_type(ct: &str) -> Option<Self> {
-        let base = ct.split(';').next().unwrap_or_default().trim();
-        match base {
-            "application/json-patch+json" => Some(PatchType::Json),
-            "application/merge-patch+json" => Some(PatchType::Merge),
-            "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            // CBOR apply bodies need a feature gate that is off by default (415 like any
-            // unknown type).
-            "application/apply-patch+yaml" => Some(PatchType::Apply),
-            _ => None,
-        }
-    }
-}
-
-fn accepted_patch_types(rt: &ResourceType) -> Vec<&'static str> {
-    let mut types = vec![
-        "application/json-patch+json",
-        "application/merge-patch+json",
-    ];
-    if !rt.is_custom() {
-        types.push("application/strategic-merge-patch+json");
-    }
-    types.push("application/apply-patch+yaml");
-    types
-}
-
-pub fn unsupported_patch(rt: &ResourceType) -> ApiError {
-    unsupported_media_type(&accepted_patch_types(rt))
-}
-
-fn patch_error(e: patch::PatchError) -> ApiError {
-    let mut status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": e.message, "code": e.code});
-    if !e.reason.is_empty() {
-        status["reason"] = json!(e.reason);
-    }
-    if e.detail.is_some() {
-        status["details"] = json!({});
-    }
-    ApiError {
-        code: e.code,
-        status,
-    }
-}
-
-/// PATCH of an object or its status. Server-side apply creates the object when it is absent.
-#[allow(clippy::too_many_arguments)]
-pub fn patch(
-    state: &State,
-    rt: &ResourceType,
-    namespace: &str,
-    name: &str,
-    sub: Option<&str>,
-    patch_type: PatchType,
-    body: &[u8],
-    opts: &WriteOptions,
-) -> ApiResult<Written> {
-    if patch_type == PatchType::Strategic && rt.is_custom() {
-        return Err(unsupported_patch(rt));
-    }
-    if patch_type == PatchType::Apply {
-        return crate::apply::apply(state, rt, namespace, name, sub, body, opts);
-    }
-    if opts.force.is_some() {
-        return Err(crate::apply::force_not_allowed());
-    }
-    let (group, kind) = (rt.group.clone(), rt.kind.clone());
-    run_update(
-        state,
-        rt,
-        namespace,
-        name,
-        opts,
-        |current| {
-            let patched = match patch_type {
-                PatchType::Json => patch::apply_json_patch(current, body),
-                PatchType::Merge => patch::apply_merge_patch(current, body),
-                PatchType::Strategic => {
-                    patch::apply_strategic_merge_patch(current, body, &group, &kind)
-                }
-                PatchType::Apply => {
-                    return Err(crate::errors::internal(
-                        "apply patches are handled separately",
-                    ));
-                }
-            }
-            .map_err(patch_error)?;
-            let mut patched = patched;
-            check_identity(&patched, namespace, name)?;
-            check_kind(rt, &mut patched)?;
-            Ok(patched)
-        },
         sub,
         Tracking::Update,
     )
@@ -749,7 +631,7 @@ pub fn delete(
             }
         } else {
             let at = Utc::now() + Duration::seconds(grace);
-            next["metadata"]["deletionTimestamp"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            next["metadata"]["deletionTimestamp"] = json!(rfc3339(at));
             next["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
         }
         if is_namespace {
@@ -831,5 +713,5 @@ pub fn remove_finalizer(
 
 /// Convenience for controllers: the type of a stored object's storage key.
 pub fn type_of(state: &State, key: &StorageKey) -> Option<Arc<ResourceType>> {
-    state.registry.find_resource(&key.group, &key.plural)
+    state.types.find_resource(&key.group, &key.plural)
 }

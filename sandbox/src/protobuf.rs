@@ -9,6 +9,7 @@
 //! `sandbox/tools/gen_protobuf_types.py`.
 
 mod format;
+mod lookup;
 mod object;
 mod schema;
 #[rustfmt::skip]
@@ -154,7 +155,7 @@ fn decode_at(body: &[u8], depth: u32) -> Result<Value, Failure> {
             env.kind
         )));
     }
-    let Some(index) = schema::kind_message(group, version, &env.kind) else {
+    let Some(index) = lookup::kind_message(group, version, &env.kind) else {
         return Err(fail(format!(
             "no kind {:?} is registered for version {:?} in scheme {SCHEME:?}",
             env.kind, env.api_version

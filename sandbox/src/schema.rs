@@ -9,26 +9,18 @@
 //! [`CompiledSchema::validate_status`] for the `/status` subresource), and answer
 //! [`invalid_status`] when any error came back.
 
-// The submodules live in `schema/`; explicit paths keep that layout whether this file is reached as
-// `mod schema;` or through a `#[path]` attribute.
-#[path = "schema/cel.rs"]
 mod cel;
-#[path = "schema/correlation.rs"]
 mod correlation;
-#[path = "schema/errors.rs"]
 mod errors;
-#[path = "schema/formats.rs"]
 mod formats;
-#[path = "schema/model.rs"]
 mod model;
-#[path = "schema/openapi.rs"]
 mod openapi;
-#[path = "schema/structural.rs"]
 mod structural;
 
 use serde_json::Value;
 
-pub use errors::{ErrorType, FieldError, NIL_PATH, aggregate_message, go_quote, invalid_status};
+pub use cel::resolve_field_path;
+pub use errors::{FieldError, NIL_PATH, aggregate_message, invalid_status};
 
 use errors::FieldPath;
 use model::Schema;
@@ -47,8 +39,13 @@ pub struct CompiledSchema {
 }
 
 impl CompiledSchema {
+    /// The structural schema.
+    pub fn root(&self) -> &Schema {
+        &self.root
+    }
+
     /// Prepares a schema. Fails when a `x-kubernetes-validations` entry is malformed or its rule or
-    /// `messageExpression` does not compile; the message names the rule (see [`CompiledSchema::check`]).
+    /// `messageExpression` does not compile; the message names the rule.
     pub fn new(open_api_v3_schema: &Value) -> Result<Self, String> {
         let (compiled, problems) =
             Self::build(open_api_v3_schema, &FieldPath::new("openAPIV3Schema"));
@@ -56,12 +53,6 @@ impl CompiledSchema {
             Some(message) => Err(message),
             None => Ok(compiled),
         }
-    }
-
-    /// The problems CRD validation would report for the schema's `x-kubernetes-validations`, as field
-    /// errors under `schema_path` (e.g. `spec.versions[0].schema.openAPIV3Schema`).
-    pub fn check(open_api_v3_schema: &Value, schema_path: &str) -> Vec<FieldError> {
-        Self::build(open_api_v3_schema, &FieldPath::new(schema_path)).1
     }
 
     fn build(raw: &Value, path: &FieldPath) -> (Self, Vec<FieldError>) {
@@ -577,7 +568,10 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("compilation failed"), "{err}");
-        let problems = CompiledSchema::check(&bad, "spec.versions[0].schema.openAPIV3Schema");
+        let (_, problems) = CompiledSchema::build(
+            &bad,
+            &FieldPath::new("spec.versions[0].schema.openAPIV3Schema"),
+        );
         assert_eq!(
             problems[0].field,
             "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"

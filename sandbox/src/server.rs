@@ -1,5 +1,6 @@
 //! Starting and stopping a sandbox: TLS listener on loopback, the HTTP router, the node and the
-//! controllers, the bootstrap objects every cluster has, and the kubeconfig for clients.
+//! controllers, the bootstrap objects every cluster has (see `crate::bootstrap`), and the
+//! kubeconfig for clients.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use rand::RngCore;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -22,7 +22,6 @@ use crate::faults::FaultConfig;
 use crate::handlers::App;
 use crate::kubeconfig;
 use crate::kubelet::{Kubelet, PodMode};
-use crate::ops::{self, WriteOptions};
 use crate::state::State;
 use crate::tls;
 
@@ -62,8 +61,6 @@ pub struct Sandbox {
     _tempdir: Option<tempfile::TempDir>,
 }
 
-const BOOTSTRAP_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
-
 impl Sandbox {
     pub async fn start(config: SandboxConfig) -> anyhow::Result<Sandbox> {
         if !config.listen.ip().is_loopback() {
@@ -87,8 +84,7 @@ impl Sandbox {
         );
         let _ = state.kubelet.set(kubelet);
         tasks.spawn(controllers::run(state.clone(), shutdown_rx.clone()));
-        bootstrap(&state)?;
-        crate::auth::rbac::bootstrap(&state)?;
+        crate::bootstrap::create_objects(&state)?;
         state
             .faults
             .set(config.faults.clone())
@@ -238,54 +234,4 @@ async fn serve(
         while connections.try_join_next().is_some() {}
     }
     connections.abort_all();
-}
-
-/// The objects a fresh cluster has: system namespaces (each with its `default` ServiceAccount)
-/// and the one node.
-fn bootstrap(state: &State) -> anyhow::Result<()> {
-    let opts = WriteOptions::default();
-    let ns_type = state
-        .registry
-        .find("", "v1", "namespaces")
-        .context("namespaces type")?;
-    for ns in BOOTSTRAP_NAMESPACES {
-        ops::create(
-            state,
-            &ns_type,
-            None,
-            json!({"metadata": {"name": ns}}),
-            &opts,
-        )
-        .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
-    }
-    let node_type = state
-        .registry
-        .find("", "v1", "nodes")
-        .context("nodes type")?;
-    let name = state.node_name.clone();
-    let node = json!({
-        "metadata": {"name": name, "labels": {
-            "kubernetes.io/hostname": name, "kubernetes.io/os": std::env::consts::OS,
-            "kubernetes.io/arch": std::env::consts::ARCH, "node-role.kubernetes.io/control-plane": ""}},
-        "spec": {},
-    });
-    ops::create(state, &node_type, None, node, &opts)
-        .map_err(|e| anyhow::anyhow!("creating node: {e}"))?;
-    let now = crate::admission::now_rfc3339();
-    let status = json!({
-        "metadata": {"name": name},
-        "status": {
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}],
-            "addresses": [{"type": "InternalIP", "address": crate::kubelet::HOST_IP}, {"type": "Hostname", "address": name}],
-            "capacity": {"cpu": "2", "memory": "24Gi", "pods": "1000"},
-            "allocatable": {"cpu": "2", "memory": "24Gi", "pods": "1000"},
-            "nodeInfo": {"kubeletVersion": crate::discovery::SERVER_GIT_VERSION, "operatingSystem": std::env::consts::OS,
-                "architecture": std::env::consts::ARCH, "containerRuntimeVersion": "kube-sandbox://local-processes",
-                "kernelVersion": "", "osImage": "kube-sandbox", "kubeProxyVersion": "", "machineID": "", "systemUUID": "", "bootID": ""},
-        }
-    });
-    ops::update(state, &node_type, "", &name, Some("status"), status, &opts)
-        .map_err(|e| anyhow::anyhow!("setting node status: {e}"))?;
-    Ok(())
 }

@@ -4,24 +4,25 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::kubelet::Kubelet;
-use crate::registry::{ResourceType, builtin_types};
+use crate::resource_types::{ResourceType, builtin_types};
 use crate::schema::CompiledSchema;
 use crate::store::Store;
 
-/// The served resource types, with the prepared schema of each custom one.
-pub struct Registry {
-    inner: RwLock<RegistryInner>,
+/// The resource types this sandbox serves now (the built-in ones and those of established
+/// CustomResourceDefinitions), with the prepared schema of each custom one.
+pub struct ServedTypes {
+    inner: RwLock<ServedTypesInner>,
 }
 
-struct RegistryInner {
+struct ServedTypesInner {
     types: Vec<Arc<ResourceType>>,
     schemas: HashMap<(String, String), Arc<CompiledSchema>>,
 }
 
-impl Default for Registry {
+impl Default for ServedTypes {
     fn default() -> Self {
-        Registry {
-            inner: RwLock::new(RegistryInner {
+        ServedTypes {
+            inner: RwLock::new(ServedTypesInner {
                 types: builtin_types().into_iter().map(Arc::new).collect(),
                 schemas: HashMap::new(),
             }),
@@ -29,12 +30,12 @@ impl Default for Registry {
     }
 }
 
-impl Registry {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, RegistryInner> {
+impl ServedTypes {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, ServedTypesInner> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, RegistryInner> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, ServedTypesInner> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -57,14 +58,6 @@ impl Registry {
             .types
             .iter()
             .find(|t| t.group == group && t.plural == plural)
-            .cloned()
-    }
-
-    pub fn find_kind(&self, group: &str, kind: &str) -> Option<Arc<ResourceType>> {
-        self.read()
-            .types
-            .iter()
-            .find(|t| t.group == group && t.kind == kind)
             .cloned()
     }
 
@@ -103,13 +96,13 @@ impl Registry {
 /// Everything a request handler or an internal controller needs.
 pub struct State {
     pub store: Store,
-    pub registry: Registry,
+    pub types: ServedTypes,
     pub kubelet: OnceLock<Kubelet>,
     pub admin_token: String,
     pub node_name: String,
     pub lists: crate::list::Snapshots,
     /// Signs and checks ServiceAccount tokens.
-    pub auth_keys: crate::auth::authn::TokenKeys,
+    pub auth_keys: crate::tokens::TokenKeys,
     pub faults: crate::faults::Faults,
     pub stats: crate::stats::Stats,
 }
@@ -118,7 +111,7 @@ impl State {
     pub fn new(history_limit: usize, admin_token: String) -> Self {
         State {
             store: Store::new(history_limit),
-            registry: Registry::default(),
+            types: ServedTypes::default(),
             kubelet: OnceLock::new(),
             admin_token,
             node_name: "sandbox".into(),

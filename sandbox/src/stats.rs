@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::RequestInfo;
+use crate::request_info::RequestInfo;
 
 /// One row of the detailed breakdown.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -64,7 +64,7 @@ struct Counts {
 
 /// The counters of one sandbox.
 #[derive(Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     inner: Mutex<Counts>,
 }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 
 pub type Obj = Arc<Value>;
 
@@ -58,16 +58,6 @@ pub enum ChangeType {
     Added,
     Modified,
     Deleted,
-}
-
-impl ChangeType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeType::Added => "ADDED",
-            ChangeType::Modified => "MODIFIED",
-            ChangeType::Deleted => "DELETED",
-        }
-    }
 }
 
 /// One committed write, as watches see it.

@@ -21,9 +21,9 @@ mod pod;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 
-pub use accept::{TableVersion, negotiate_table, table_content_type};
+pub use accept::{TableVersion, table_content_type};
 
 /// What each row's `object` holds (`includeObject` query parameter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub fn parse_include_object(value: Option<&str>) -> Result<IncludeObject, String
         other => Err(format!(
             "Unable to convert to Table as requested: includeObject: Invalid value: {}: \
              must be 'Metadata', 'Object', 'None', or empty",
-            go_json_string(other)
+            crate::gofmt::json_string(other)
         )),
     }
 }
@@ -281,7 +281,7 @@ fn print(rt: &ResourceType, objects: &[Value], now: DateTime<Utc>) -> Printed {
             .iter()
             .map(|o| {
                 let created = parse_time(&o["metadata"]["creationTimestamp"])
-                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .map(crate::timestamp::rfc3339)
                     .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
                 Row::cells(vec![name_of(o).into(), created.into()])
             })
@@ -353,6 +353,11 @@ fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
 /// Unix seconds of Go's zero `time.Time`.
 const ZERO_TIME_UNIX: i64 = -62_135_596_800;
 
+/// The `Age` column of the printers: a string, unlike the CRD convertor's `date`.
+fn age_column() -> ColumnDef {
+    ColumnDef::new("Age", "string", CREATION_TIMESTAMP_DOC)
+}
+
 /// `translateTimestampSince` of the printers: the age of a timestamp, `<unknown>` if unset.
 fn age_since(v: &Value, now: DateTime<Utc>) -> String {
     match parse_time(v) {
@@ -361,31 +366,10 @@ fn age_since(v: &Value, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The value as Go's `encoding/json` writes a string: JSON with `<`, `>`, `&`, U+2028 and
-/// U+2029 escaped.
-fn go_json_string(s: &str) -> String {
-    go_html_escape(&Value::String(s.to_owned()).to_string())
-}
-
-fn go_html_escape(json_text: &str) -> String {
-    let mut out = String::with_capacity(json_text.len());
-    for c in json_text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{builtin_types, type_from_crd};
+    use crate::resource_types::{builtin_types, type_from_crd};
     use chrono::{Duration, TimeZone};
 
     pub(super) fn now() -> DateTime<Utc> {

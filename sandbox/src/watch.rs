@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::errors::ApiError;
 use crate::ops::to_view;
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::State;
 use crate::store::{ChangeType, Obj, Since, StorageKey, meta_str};

@@ -216,8 +216,8 @@ mod tests {
     fn operator_rules_come_from_the_chart() {
         let rules = operator_rules().unwrap();
         let rules = rules.as_array().unwrap();
-        assert_eq!(rules.len(), 5, "{rules:?}");
-        let lease = &rules[4];
+        assert_eq!(rules.len(), 7, "{rules:?}");
+        let lease = &rules[6];
         assert_eq!(lease["apiGroups"], json!(["coordination.k8s.io"]));
         assert_eq!(lease["resources"], json!(["leases"]));
         assert_eq!(
@@ -225,5 +225,7 @@ mod tests {
             json!(["get", "list", "watch", "create", "update", "patch"])
         );
         assert_eq!(rules[2]["resources"], json!(["pods"]));
+        assert_eq!(rules[4]["resources"], json!(["pods/log"]));
+        assert_eq!(rules[5]["resources"], json!(["configmaps"]));
     }
 }

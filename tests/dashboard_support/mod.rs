@@ -71,7 +71,7 @@ impl Stack {
         let controller = tokio::spawn({
             let client = client.clone();
             async move {
-                if let Err(error) = testjob_operator::controller::run(client, config).await {
+                if let Err(error) = testjob_operator::operator::run(client, config).await {
                     panic!("controller stopped: {error}");
                 }
             }

@@ -50,4 +50,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+# The report sidecar's log holds a report too large for its termination message; with keepLogs
+# the runner's log tail is read before its Pod is deleted.
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
+# Reports and kept logs live in ConfigMaps owned by their TestJob, written by server-side apply
+# (patch; create for the apply that makes one).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "patch"]
 {{- end }}

@@ -7,9 +7,8 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::gofmt;
 use serde_json::{Map, Value};
-
-use crate::schema::go_quote;
 
 /// One step of a path: a map field, a list item picked by its key fields, a set item picked by
 /// its value, or a list item picked by index.
@@ -41,11 +40,17 @@ impl PathElement {
             PathElement::Key(fields) => {
                 let body: Vec<String> = fields
                     .iter()
-                    .map(|(k, v)| format!("{}:{}", go_json(&Value::String(k.clone())), go_json(v)))
+                    .map(|(k, v)| {
+                        format!(
+                            "{}:{}",
+                            gofmt::json(&Value::String(k.clone())),
+                            gofmt::json(v)
+                        )
+                    })
                     .collect();
                 format!("k:{{{}}}", body.join(","))
             }
-            PathElement::Value(v) => format!("v:{}", go_json(v)),
+            PathElement::Value(v) => format!("v:{}", gofmt::json(v)),
             PathElement::Index(i) => format!("i:{i}"),
         }
     }
@@ -129,7 +134,7 @@ fn value_to_string(v: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::String(s) => go_quote(s),
+        Value::String(s) => gofmt::quote(s),
         Value::Array(items) => {
             let parts: Vec<String> = items.iter().map(value_to_string).collect();
             format!("[{}]", parts.join(","))
@@ -139,19 +144,6 @@ fn value_to_string(v: &Value) -> String {
             .map(|(k, v)| format!("{k}={}", value_to_string(v)))
             .collect(),
     }
-}
-
-/// JSON as Go's encoder writes it (HTML-sensitive characters escaped).
-pub fn go_json(v: &Value) -> String {
-    let s = v.to_string();
-    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return s;
-    }
-    s.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
 }
 
 fn type_rank(v: &Value) -> u8 {
@@ -262,11 +254,6 @@ impl Set {
 
     pub fn is_empty(&self) -> bool {
         self.members.is_empty() && self.children.values().all(Set::is_empty)
-    }
-
-    /// The paths under `pe` (relative to it).
-    pub fn with_prefix(&self, pe: &PathElement) -> Set {
-        self.children.get(pe).cloned().unwrap_or_default()
     }
 
     pub fn child(&self, pe: &PathElement) -> Option<&Set> {

@@ -13,7 +13,7 @@
 use serde_json::Value;
 
 use crate::patch::smp_schema::{Schema as SmpSchema, Strategy, TypeDef};
-use crate::registry::ResourceType;
+use crate::resource_types::ResourceType;
 
 /// The type of one node.
 #[derive(Clone, Copy, Debug)]

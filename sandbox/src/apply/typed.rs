@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::fieldpath::{Path, PathElement, Set, path_string, values_equal};
 use super::schema::{ListKind, Ty};
+use crate::gofmt;
 
 /// Fields removed, modified and added between two versions of an object.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -65,10 +66,7 @@ fn item_element(kind: &ListKind, item: &Value) -> Result<PathElement, String> {
                 })
                 .collect();
             if !keys.is_empty() && fields.is_empty() {
-                let names: Vec<String> = keys
-                    .iter()
-                    .map(|(k, _)| crate::schema::go_quote(k))
-                    .collect();
+                let names: Vec<String> = keys.iter().map(|(k, _)| gofmt::quote(k)).collect();
                 return Err(format!(
                     "associative list with keys has an element that omits all key fields [{}] (and doesn't have default values for any key fields)",
                     names.join(" ")

@@ -17,7 +17,8 @@ use serde_json::{Map, Value, json};
 use super::authn::{self, BoundObjects, ObjectClaim};
 use super::{Attributes, ISSUER, RequestInfo, UserInfo, authorize, rbac};
 use crate::errors::{self, ApiError, ApiResult, Qualified, bad_request, path_not_found};
-use crate::schema::{FieldError, go_quote, invalid_status};
+use crate::gofmt;
+use crate::schema::{FieldError, invalid_status};
 use crate::state::State;
 use crate::store::StorageKey;
 
@@ -185,7 +186,7 @@ pub fn serve(
         Endpoint::TokenReview => token_review(state, obj),
         Endpoint::SelfSubjectReview => Ok(envelope(
             e,
-            json!({"creationTimestamp": crate::admission::now_rfc3339()}),
+            json!({"creationTimestamp": crate::timestamp::now_rfc3339()}),
             None,
             json!({"userInfo": user.to_json()}),
         )),
@@ -290,7 +291,7 @@ fn token_request(state: &State, info: &RequestInfo, req: Value) -> ApiResult<Val
     };
     let now = Utc::now();
     let (token, expires) = authn::issue(state, &sa, &audiences, expiration, &bound, now);
-    let creation = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let creation = crate::timestamp::rfc3339(now);
     Ok(envelope(
         e,
         json!({"name": name, "namespace": namespace, "creationTimestamp": creation}),
@@ -301,7 +302,7 @@ fn token_request(state: &State, info: &RequestInfo, req: Value) -> ApiResult<Val
         })),
         json!({
             "token": token,
-            "expirationTimestamp": expires.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "expirationTimestamp": crate::timestamp::rfc3339(expires),
         }),
     ))
 }
@@ -340,7 +341,7 @@ fn bound_objects(
     {
         return Err(bad_request(format!(
             "cannot bind token for serviceaccount {} to pod running with different serviceaccount name.",
-            go_quote(sa_name)
+            gofmt::quote(sa_name)
         )));
     }
     if let Some(wanted) = r["uid"].as_str().filter(|u| !u.is_empty())
@@ -420,8 +421,8 @@ fn token_review(state: &State, mut req: Value) -> ApiResult<Value> {
 fn go_non_resource_attributes(v: &Value) -> String {
     format!(
         "authorization.NonResourceAttributes{{Path:{}, Verb:{}}}",
-        go_quote(v["path"].as_str().unwrap_or_default()),
-        go_quote(v["verb"].as_str().unwrap_or_default())
+        gofmt::quote(v["path"].as_str().unwrap_or_default()),
+        gofmt::quote(v["verb"].as_str().unwrap_or_default())
     )
 }
 

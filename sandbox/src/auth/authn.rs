@@ -11,12 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeZone, Utc};
 use http::HeaderMap;
-use rand::RngCore;
-use ring::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -33,25 +29,6 @@ pub const SERVICE_ACCOUNTS_GROUP: &str = "system:serviceaccounts";
 
 /// Paths anonymous requests may reach (everything else needs a token).
 const ANONYMOUS_PATHS: &[&str] = &["/healthz", "/livez", "/readyz"];
-
-/// Signs and verifies this sandbox's ServiceAccount tokens.
-pub struct TokenKeys {
-    key: hmac::Key,
-    key_id: String,
-}
-
-impl Default for TokenKeys {
-    fn default() -> Self {
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        let mut id = [0u8; 12];
-        rand::rng().fill_bytes(&mut id);
-        TokenKeys {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
-            key_id: URL_SAFE_NO_PAD.encode(id),
-        }
-    }
-}
 
 /// A name and uid in the `kubernetes.io` claim.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,19 +142,8 @@ pub fn issue(
         nbf: now.timestamp(),
         sub: service_account_username(namespace, name),
     };
-    let keys = &state.auth_keys;
-    let header = serde_json::json!({"alg": "HS256", "kid": keys.key_id});
     let payload = serde_json::to_vec(&claims).unwrap_or_default();
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(payload)
-    );
-    let signature = hmac::sign(&keys.key, signing_input.as_bytes());
-    let token = format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(signature.as_ref())
-    );
+    let token = state.auth_keys.sign(&payload);
     // Sub-second precision is dropped, as metav1.Time serializes whole seconds.
     let expires = Utc
         .timestamp_opt(expires.timestamp(), 0)
@@ -187,15 +153,7 @@ pub fn issue(
 }
 
 fn verify_signature(state: &State, token: &str) -> Option<Claims> {
-    let (signing_input, signature) = token.rsplit_once('.')?;
-    let (header, payload) = signing_input.split_once('.')?;
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-    if header["alg"] != "HS256" {
-        return None;
-    }
-    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-    hmac::verify(&state.auth_keys.key, signing_input.as_bytes(), &signature).ok()?;
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    serde_json::from_slice(&state.auth_keys.verify(token)?).ok()
 }
 
 /// Whether a stored object still exists with the uid the token names.

@@ -16,8 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::authn::split_service_account_username;
 use super::{Attributes, Decision, RequestInfo, UserInfo};
-use crate::ops::{self, WriteOptions};
-use crate::schema::go_quote;
+use crate::gofmt;
 use crate::selectors::label_selector_from_json;
 use crate::state::State;
 use crate::store::StorageKey;
@@ -53,21 +52,6 @@ impl PolicyRule {
             resource_names: strings(&v["resourceNames"]),
             non_resource_urls: strings(&v["nonResourceURLs"]),
         }
-    }
-
-    pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        let mut put = |key: &str, list: &[String]| {
-            if !list.is_empty() {
-                out.insert(key.into(), json!(list));
-            }
-        };
-        put("apiGroups", &self.api_groups);
-        put("nonResourceURLs", &self.non_resource_urls);
-        put("resourceNames", &self.resource_names);
-        put("resources", &self.resources);
-        out.insert("verbs".into(), json!(self.verbs));
-        Value::Object(out)
     }
 
     fn verb_matches(&self, verb: &str) -> bool {
@@ -120,7 +104,7 @@ fn key(plural: &str) -> StorageKey {
 }
 
 fn not_found(singular: &str, name: &str) -> String {
-    format!("{singular}.{RBAC_GROUP} {} not found", go_quote(name))
+    format!("{singular}.{RBAC_GROUP} {} not found", gofmt::quote(name))
 }
 
 fn rules_of(obj: &Value) -> Vec<PolicyRule> {
@@ -189,7 +173,7 @@ fn role_ref_rules(
         "ClusterRole" => cluster_role_rules(state, name),
         other => Err(format!(
             "unsupported role reference kind: {}",
-            go_quote(other)
+            gofmt::quote(other)
         )),
     }
 }
@@ -220,9 +204,9 @@ fn describe_subject(subject: &Value, binding_namespace: &str) -> String {
             .as_str()
             .filter(|n| !n.is_empty())
             .unwrap_or(binding_namespace);
-        format!("{kind} {}", go_quote(&format!("{name}/{ns}")))
+        format!("{kind} {}", gofmt::quote(&format!("{name}/{ns}")))
     } else {
-        format!("{kind} {}", go_quote(name))
+        format!("{kind} {}", gofmt::quote(name))
     }
 }
 
@@ -261,9 +245,9 @@ fn visit_rules_for(
                 let source = || {
                     format!(
                         "ClusterRoleBinding {} of {} {} to {}",
-                        go_quote(binding["metadata"]["name"].as_str().unwrap_or_default()),
+                        gofmt::quote(binding["metadata"]["name"].as_str().unwrap_or_default()),
                         role_ref["kind"].as_str().unwrap_or_default(),
-                        go_quote(role_ref["name"].as_str().unwrap_or_default()),
+                        gofmt::quote(role_ref["name"].as_str().unwrap_or_default()),
                         describe_subject(subject, "")
                     )
                 };
@@ -302,9 +286,9 @@ fn visit_rules_for(
                     let name = binding["metadata"]["name"].as_str().unwrap_or_default();
                     format!(
                         "RoleBinding {} of {} {} to {}",
-                        go_quote(&format!("{name}/{namespace}")),
+                        gofmt::quote(&format!("{name}/{namespace}")),
                         role_ref["kind"].as_str().unwrap_or_default(),
-                        go_quote(role_ref["name"].as_str().unwrap_or_default()),
+                        gofmt::quote(role_ref["name"].as_str().unwrap_or_default()),
                         describe_subject(subject, namespace)
                     )
                 };
@@ -449,8 +433,10 @@ fn aggregate_bootstrap_roles(roles: &mut [Value]) {
     }
 }
 
-/// Creates the default ClusterRoles and ClusterRoleBindings every cluster starts with.
-pub fn bootstrap(state: &State) -> anyhow::Result<()> {
+/// The default ClusterRoles (aggregated ones with their rules filled in) and
+/// ClusterRoleBindings every cluster starts with, by resource (`clusterroles`,
+/// `clusterrolebindings`), in the order they are created.
+pub(crate) fn bootstrap_objects() -> anyhow::Result<[(&'static str, Vec<Value>); 2]> {
     let policy: Value =
         serde_yaml::from_str(BOOTSTRAP_POLICY).context("parsing the bootstrap RBAC policy")?;
     let mut roles: Vec<Value> = policy["clusterRoles"]
@@ -458,27 +444,15 @@ pub fn bootstrap(state: &State) -> anyhow::Result<()> {
         .cloned()
         .unwrap_or_default();
     aggregate_bootstrap_roles(&mut roles);
-    let bindings = policy["clusterRoleBindings"]
+    let mut bindings = policy["clusterRoleBindings"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let opts = WriteOptions::default();
-    for (plural, objects) in [("clusterroles", roles), ("clusterrolebindings", bindings)] {
-        let rt = state
-            .registry
-            .find(RBAC_GROUP, "v1", plural)
-            .with_context(|| format!("{plural} type"))?;
-        for mut obj in objects {
-            bootstrap_metadata(&mut obj);
-            let name = obj["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            ops::create(state, &rt, None, obj, &opts)
-                .map_err(|e| anyhow::anyhow!("creating {plural} {name}: {e}"))?;
-        }
-    }
-    Ok(())
+    roles
+        .iter_mut()
+        .chain(bindings.iter_mut())
+        .for_each(bootstrap_metadata);
+    Ok([("clusterroles", roles), ("clusterrolebindings", bindings)])
 }
 
 #[cfg(test)]

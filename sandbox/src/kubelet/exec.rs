@@ -406,6 +406,72 @@ pub(super) fn replace_path(s: &str, from: &str, to: &str) -> String {
     out
 }
 
+/// Replaces `from` in `s` where it stands as a whole path or as the directory a longer path
+/// starts with (`/data` in `/data/out.xml`), but not inside another path (`/database`).
+pub(super) fn replace_dir(s: &str, from: &str, to: &str) -> String {
+    let from = from.trim_end_matches('/');
+    if from.is_empty() {
+        return s.to_string();
+    }
+    let is_path_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/');
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(found) = s[i..].find(from) {
+        let start = i + found;
+        let end = start + from.len();
+        let before_ok = !s[..start].chars().next_back().is_some_and(is_path_char);
+        let after_ok = s[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| c == '/' || !is_path_char(c));
+        out.push_str(&s[i..start]);
+        out.push_str(if before_ok && after_ok { to } else { from });
+        i = end;
+    }
+    out.push_str(&s[i..]);
+    out
+}
+
+/// The `emptyDir` volumes `container` mounts, as (mountPath, directory on this machine): each
+/// volume is a directory of the pod's own, shared by its containers and removed with the pod.
+/// Other volume types are not provided.
+pub(super) fn empty_dir_mounts(
+    pod: &Value,
+    container: &Value,
+    pod_dir: &Path,
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let volumes = pod
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut mounts = Vec::new();
+    for mount in container
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(name), Some(path)) = (str_at(mount, "/name"), str_at(mount, "/mountPath")) else {
+            continue;
+        };
+        let is_empty_dir = volumes
+            .iter()
+            .any(|v| str_at(v, "/name") == Some(name) && v.get("emptyDir").is_some());
+        if !is_empty_dir {
+            continue;
+        }
+        let mut dir = pod_dir.join("volumes").join(name);
+        if let Some(sub) = str_at(mount, "/subPath").filter(|s| !s.is_empty()) {
+            dir = dir.join(sub);
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create the directory of volume {name:?}: {e}"))?;
+        mounts.push((path.to_string(), dir));
+    }
+    Ok(mounts)
+}
+
 /// Everything needed to start one container process.
 #[derive(Debug, Clone)]
 pub(super) struct Launch {
@@ -428,6 +494,7 @@ pub(super) fn build_launch(
     container: &Value,
     env: Vec<(String, String)>,
     message_file: &Path,
+    mounts: &[(String, PathBuf)],
     pod_dir: &Path,
     hostname: &str,
 ) -> Result<Launch, String> {
@@ -453,16 +520,22 @@ pub(super) fn build_launch(
     }
     let declared = termination_message_path(container);
     let mapped = message_file.to_string_lossy();
+    // A mount's path stands for its directory here, in arguments, variables and workingDir.
+    let in_mounts = |s: String| {
+        mounts.iter().fold(s, |s, (path, dir)| {
+            replace_dir(&s, path, &dir.to_string_lossy())
+        })
+    };
     let lookup: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let argv: Vec<String> = command
         .iter()
         .chain(strings("args").iter())
         .map(|arg| {
-            replace_path(
+            in_mounts(replace_path(
                 &expand(arg, |k| lookup.get(k).map(|v| v.to_string())),
                 declared,
                 &mapped,
-            )
+            ))
         })
         .collect();
     // The container's own variables first, so they can override what a runtime would inherit.
@@ -476,12 +549,12 @@ pub(super) fn build_launch(
     full.push(("HOSTNAME".into(), hostname.to_string()));
     for (k, v) in env {
         let v = if v == declared { mapped.to_string() } else { v };
-        full.push((k, v));
+        full.push((k, in_mounts(v)));
     }
     let cwd = container
         .get("workingDir")
         .and_then(Value::as_str)
-        .map(PathBuf::from)
+        .map(|dir| PathBuf::from(in_mounts(dir.to_string())))
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| pod_dir.to_path_buf());
     Ok(Launch {
@@ -650,183 +723,4 @@ pub(super) fn clamp_message(message: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    struct Objects(HashMap<(String, String), Value>);
-
-    impl PodStore for Objects {
-        fn update_pod(&self, _: &str, _: &str, _: &str, _: &mut dyn FnMut(&mut Value)) -> bool {
-            false
-        }
-        fn finish_pod_deletion(&self, _: &str, _: &str, _: &str) {}
-        fn get_object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
-            assert_eq!(namespace, "ns");
-            self.0
-                .get(&(resource.to_string(), name.to_string()))
-                .cloned()
-        }
-    }
-
-    fn pod() -> Value {
-        json!({
-            "metadata": {"name": "p", "namespace": "ns", "uid": "u-1", "labels": {"app": "x", "tier": "db"}},
-            "spec": {"serviceAccountName": "sa"}
-        })
-    }
-
-    fn env_of(
-        container: Value,
-        store: &dyn PodStore,
-    ) -> Result<Vec<(String, String)>, ConfigError> {
-        let pod = pod();
-        let src = EnvSource {
-            pod: &pod,
-            node_name: "sandbox",
-            pod_ip: "10.244.0.7",
-            host_ip: "172.18.0.2",
-            store,
-        };
-        container_env(&container, &src)
-    }
-
-    #[test]
-    fn expansion_matches_kubernetes_rules() {
-        let lookup = |k: &str| (k == "A").then(|| "1".to_string());
-        assert_eq!(expand("x$(A)y", lookup), "x1y");
-        assert_eq!(expand("$(B)", lookup), "$(B)");
-        assert_eq!(expand("$$(A)", lookup), "$(A)");
-        assert_eq!(expand("$$", lookup), "$");
-        assert_eq!(expand("$A $(A", lookup), "$A $(A");
-        assert_eq!(expand("a$", lookup), "a$");
-    }
-
-    #[test]
-    fn env_values_field_refs_and_expansion() {
-        let store = Objects(HashMap::new());
-        let c = json!({"env": [
-            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": "GREETING", "value": "hi-$(POD)-$(LATER)"},
-            {"name": "LATER", "value": "l"},
-            {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-            {"name": "SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
-            {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
-            {"name": "LABELS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels"}}},
-        ]});
-        let env: HashMap<_, _> = env_of(c, &store).unwrap_or_default().into_iter().collect();
-        assert_eq!(env["POD"], "p");
-        assert_eq!(env["GREETING"], "hi-p-$(LATER)");
-        assert_eq!(env["NS"], "ns");
-        assert_eq!(env["NODE"], "sandbox");
-        assert_eq!(env["IP"], "10.244.0.7");
-        assert_eq!(env["SA"], "sa");
-        assert_eq!(env["APP"], "x");
-        assert_eq!(env["LABELS"], "app=\"x\"\ntier=\"db\"");
-    }
-
-    #[test]
-    fn config_map_and_secret_references() {
-        let mut objects = HashMap::new();
-        objects.insert(
-            ("configmaps".into(), "cm".into()),
-            json!({"data": {"k": "v", "other": "o"}}),
-        );
-        objects.insert(
-            ("secrets".into(), "s".into()),
-            json!({"data": {"pw": "c2VjcmV0"}}),
-        );
-        let store = Objects(objects);
-        let c = json!({
-            "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "CM_"}],
-            "env": [
-                {"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}},
-                {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}},
-                {"name": "OPT", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "x", "optional": true}}},
-            ]
-        });
-        let env: HashMap<_, _> = env_of(c, &store).unwrap_or_default().into_iter().collect();
-        assert_eq!(
-            (env["CM_k"].as_str(), env["K"].as_str(), env["PW"].as_str()),
-            ("v", "v", "secret")
-        );
-        assert!(!env.contains_key("OPT"));
-
-        let missing = json!({"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}]});
-        assert_eq!(
-            env_of(missing, &store),
-            Err(ConfigError("configmap \"nope\" not found".into()))
-        );
-        let no_key = json!({"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "zz"}}}]});
-        assert_eq!(
-            env_of(no_key, &store),
-            Err(ConfigError(
-                "couldn't find key zz in ConfigMap ns/cm".into()
-            ))
-        );
-    }
-
-    #[test]
-    fn resource_field_refs() {
-        let store = Objects(HashMap::new());
-        let c = json!({
-            "resources": {"limits": {"cpu": "1500m", "memory": "64Mi"}},
-            "env": [
-                {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
-                {"name": "MCPU", "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1m"}}},
-                {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
-            ]
-        });
-        let env: HashMap<_, _> = env_of(c, &store).unwrap_or_default().into_iter().collect();
-        assert_eq!(
-            (
-                env["CPU"].as_str(),
-                env["MCPU"].as_str(),
-                env["MEM"].as_str()
-            ),
-            ("2", "1500", "64")
-        );
-    }
-
-    #[test]
-    fn termination_path_is_rewritten_only_as_a_whole_path() {
-        let to = "/tmp/x/c.termination-log";
-        assert_eq!(
-            replace_path("echo a > /dev/termination-log", "/dev/termination-log", to),
-            format!("echo a > {to}")
-        );
-        assert_eq!(
-            replace_path("/dev/termination-logs", "/dev/termination-log", to),
-            "/dev/termination-logs"
-        );
-        assert_eq!(
-            replace_path("/a/dev/termination-log", "/dev/termination-log", to),
-            "/a/dev/termination-log"
-        );
-    }
-
-    #[test]
-    fn launch_needs_a_command_and_maps_the_message_path() {
-        let dir = std::env::temp_dir();
-        let file = dir.join("c.termination-log");
-        let no_cmd = build_launch(&json!({"image": "busybox"}), vec![], &file, &dir, "p");
-        assert!(no_cmd.is_err_and(|e| e.contains("without `command`")));
-        let c = json!({"command": ["sh", "-c"], "args": ["echo $(MSG) > /dev/termination-log"]});
-        let env = vec![("MSG".to_string(), "/dev/termination-log".to_string())];
-        let launch = build_launch(&c, env, &file, &dir, "p");
-        let launch = launch.unwrap_or_else(|e| panic!("{e}"));
-        let mapped = file.to_string_lossy().to_string();
-        assert_eq!(
-            launch.argv,
-            [
-                "sh".to_string(),
-                "-c".into(),
-                format!("echo {mapped} > {mapped}")
-            ]
-        );
-        assert!(launch.env.contains(&("MSG".to_string(), mapped)));
-        assert_eq!(launch.cwd, dir);
-    }
-}
+mod tests;

@@ -93,7 +93,7 @@ pub struct AdditionalPropertiesItem {
     pub oneof: Option<additional_properties_item::Oneof>,
 }
 
-pub mod additional_properties_item {
+pub(crate) mod additional_properties_item {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
         #[prost(message, tag = "1")]
@@ -255,7 +255,7 @@ pub struct ParametersItem {
     pub oneof: Option<parameters_item::Oneof>,
 }
 
-pub mod parameters_item {
+pub(crate) mod parameters_item {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
         #[prost(message, tag = "1")]
@@ -269,7 +269,7 @@ pub struct Parameter {
     pub oneof: Option<parameter::Oneof>,
 }
 
-pub mod parameter {
+pub(crate) mod parameter {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
         #[prost(message, tag = "1")]
@@ -299,7 +299,7 @@ pub struct NonBodyParameter {
     pub oneof: Option<non_body_parameter::Oneof>,
 }
 
-pub mod non_body_parameter {
+pub(crate) mod non_body_parameter {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
         #[prost(message, tag = "3")]
@@ -361,7 +361,7 @@ pub struct ResponseValue {
     pub oneof: Option<response_value::Oneof>,
 }
 
-pub mod response_value {
+pub(crate) mod response_value {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
         #[prost(message, tag = "1")]
@@ -383,7 +383,7 @@ pub struct SchemaItem {
     pub oneof: Option<schema_item::Oneof>,
 }
 
-pub mod schema_item {
+pub(crate) mod schema_item {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
         #[prost(message, tag = "1")]
@@ -411,7 +411,7 @@ pub struct SecurityDefinitionsItem {
     pub oneof: Option<security_definitions_item::Oneof>,
 }
 
-pub mod security_definitions_item {
+pub(crate) mod security_definitions_item {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
         #[prost(message, tag = "2")]

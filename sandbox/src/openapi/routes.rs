@@ -16,7 +16,7 @@ use super::schemas::{
     DELETE_OPTIONS, Flavor, PATCH, STATUS, gvk, kind_schema_name, list_schema_name,
     type_schema_name,
 };
-use crate::registry::{ResourceType, Subresource};
+use crate::resource_types::{ResourceType, Subresource};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Method {

@@ -1,8 +1,11 @@
 //! Go wording for what kube-apiserver says about request bodies: the messages of Go's
-//! `encoding/json` (syntax and type errors) and the `%v` rendering of decoded JSON that
-//! strategic-merge-patch errors embed. Clients see these strings verbatim in a Status.
+//! `encoding/json` (syntax and type errors) and the Go type names that strategic-merge-patch
+//! errors embed (their `%v` of values comes from `crate::gofmt`). Clients see these strings
+//! verbatim in a Status.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::gofmt::quote;
 
 /// The error Go's `json.Unmarshal` reports for a body that is not valid JSON, or `None` when
 /// the body is valid. Go checks the whole input before decoding, so this comes first.
@@ -20,18 +23,6 @@ pub(crate) fn decode(input: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(input).map_err(|e| e.to_string())
 }
 
-/// What Go names a JSON value in an `UnmarshalTypeError` ("cannot unmarshal X into ...").
-pub(crate) fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// `reflect.TypeOf(v).String()` for a value decoded into `interface{}` the way the apiserver
 /// decodes patches (integers stay `int64`).
 pub(crate) fn go_type(v: &Value) -> &'static str {
@@ -44,162 +35,6 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
         Value::Array(_) => "[]interface {}",
         Value::Object(_) => "map[string]interface {}",
     }
-}
-
-/// Go's `fmt.Sprintf("%v", v)` of a decoded value: `map[k:v ...]` with sorted keys,
-/// `[a b]` for lists, `<nil>` for null.
-pub(crate) fn fmt_v(v: &Value) -> String {
-    let mut out = String::new();
-    write_v(&mut out, v);
-    out
-}
-
-/// `%v` of a map without wrapping it in a `Value` first.
-pub(crate) fn fmt_map(m: &Map<String, Value>) -> String {
-    let mut out = String::new();
-    write_map(&mut out, m);
-    out
-}
-
-/// `%v` of several lists at once, as `fmt.Sprint` prints a `[][]interface{}`.
-pub(crate) fn fmt_lists(lists: &[&[Value]]) -> String {
-    let mut out = String::from("[");
-    for (i, l) in lists.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        write_list(&mut out, l);
-    }
-    out.push(']');
-    out
-}
-
-fn write_v(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("<nil>"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => out.push_str(&i.to_string()),
-            (None, Some(f)) => out.push_str(&fmt_g(f)),
-            (None, None) => out.push_str(&n.to_string()),
-        },
-        Value::String(s) => out.push_str(s),
-        Value::Array(a) => write_list(out, a),
-        Value::Object(m) => write_map(out, m),
-    }
-}
-
-fn write_list(out: &mut String, l: &[Value]) {
-    out.push('[');
-    for (i, v) in l.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        write_v(out, v);
-    }
-    out.push(']');
-}
-
-fn write_map(out: &mut String, m: &Map<String, Value>) {
-    let mut keys: Vec<&String> = m.keys().collect();
-    keys.sort();
-    out.push_str("map[");
-    for (i, k) in keys.into_iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(k);
-        out.push(':');
-        if let Some(v) = m.get(k) {
-            write_v(out, v);
-        }
-    }
-    out.push(']');
-}
-
-/// `strconv.FormatFloat(f, 'g', -1, 64)`, which `%v` uses for float64: the shortest digits,
-/// in exponent form when the exponent is below -4 or at least 6.
-fn fmt_g(f: f64) -> String {
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    // `{:e}` gives the shortest round-tripping digits, e.g. "1.5e-7".
-    let e = format!("{f:e}");
-    let (mantissa, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let point = exp + 1; // digits before the decimal point
-    let mut s = String::new();
-    if negative {
-        s.push('-');
-    }
-    if point <= 0 {
-        s.push_str("0.");
-        s.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
-        s.push_str(&digits);
-    } else if point as usize >= digits.len() {
-        s.push_str(&digits);
-        s.extend(std::iter::repeat_n('0', point as usize - digits.len()));
-    } else {
-        s.push_str(&digits[..point as usize]);
-        s.push('.');
-        s.push_str(&digits[point as usize..]);
-    }
-    s
-}
-
-/// Go's `strconv.Quote`, which `%q` uses.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if is_go_printable(c) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// An approximation of Go's `strconv.IsPrint`: no control characters, no non-space
-/// separators or format characters that commonly show up.
-fn is_go_printable(c: char) -> bool {
-    !(c.is_control()
-        || matches!(
-            c,
-            '\u{a0}' | '\u{ad}' | '\u{2028}' | '\u{2029}' | '\u{feff}'
-        ))
 }
 
 const UNEXPECTED_END: &str = "unexpected end of JSON input";
@@ -462,27 +297,10 @@ mod tests {
     }
 
     #[test]
-    fn fmt_v_matches_go() {
-        let v = json!({"name": "a", "ports": [80, 1.5], "x": null, "b": true, "m": {}});
-        assert_eq!(
-            fmt_v(&v),
-            "map[b:true m:map[] name:a ports:[80 1.5] x:<nil>]"
-        );
-        assert_eq!(fmt_v(&json!(1e21)), "1e+21");
-        assert_eq!(fmt_v(&json!(0.00001)), "1e-05");
-        assert_eq!(fmt_v(&json!(123456.5)), "123456.5");
-        assert_eq!(fmt_v(&json!(1234567.5)), "1.2345675e+06");
-        assert_eq!(fmt_v(&json!(0.25)), "0.25");
-        assert_eq!(fmt_lists(&[&[json!(1)], &[json!("a")]]), "[[1] [a]]");
-    }
-
-    #[test]
-    fn go_types_and_quotes() {
+    fn go_types() {
         assert_eq!(go_type(&json!(1)), "int64");
         assert_eq!(go_type(&json!(1.5)), "float64");
         assert_eq!(go_type(&json!({})), "map[string]interface {}");
         assert_eq!(go_type(&json!([])), "[]interface {}");
-        assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
-        assert_eq!(quote("é\u{1}"), "\"é\\x01\"");
     }
 }

@@ -11,8 +11,15 @@
 
 use serde_json::{Map, Value};
 
-use super::gojson::{fmt_lists, fmt_map, fmt_v, go_type};
+use super::gojson::go_type;
 use super::smp_schema::{Schema, Strategy, TypeDef};
+use crate::gofmt;
+use lists::{
+    deduplicate_scalars, extract_to_delete_items, find_map_with_key, normalize_element_order,
+    partition_maps, partition_primitives, slice_element_type,
+};
+
+mod lists;
 
 const DIRECTIVE_MARKER: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -58,7 +65,7 @@ fn internal(message: String) -> SmpError {
 fn no_merge_key(m: &Map<String, Value>, key: &str) -> SmpError {
     internal(format!(
         "map: {} does not contain declared merge key: {key}",
-        fmt_map(m)
+        gofmt::map(m)
     ))
 }
 
@@ -74,8 +81,8 @@ fn fmt_s(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "%!s(<nil>)".into(),
-        Value::Bool(_) | Value::Number(_) => format!("%!s({}={})", go_type(v), fmt_v(v)),
-        other => fmt_v(other),
+        Value::Bool(_) | Value::Number(_) => format!("%!s({}={})", go_type(v), gofmt::value(v)),
+        other => gofmt::value(other),
     }
 }
 
@@ -459,7 +466,7 @@ fn handle_directive_in_map(
         _ => Err(internal(format!(
             "unknown patch type: {} in map: {}",
             fmt_s(directive),
-            fmt_map(&patch)
+            gofmt::map(&patch)
         ))),
     }
 }
@@ -520,8 +527,8 @@ fn validate_patch_with_set_order(
     if pi < non_delete.len() && oi >= order.len() {
         return Err(internal(format!(
             "The order in patch list:\n{}\n doesn't match {SET_ELEMENT_ORDER} list:\n{}\n",
-            fmt_v(&Value::Array(patch_list.to_vec())),
-            fmt_v(&Value::Array(order.to_vec())),
+            gofmt::value(&Value::Array(patch_list.to_vec())),
+            gofmt::value(&Value::Array(order.to_vec())),
         )));
     }
     Ok(())
@@ -578,7 +585,7 @@ fn merge_special_elements(
                 return Err(internal(format!(
                     "unknown patch type: {} in map: {}",
                     fmt_s(directive),
-                    fmt_map(&m)
+                    gofmt::map(&m)
                 )));
             }
         }
@@ -591,215 +598,6 @@ fn merge_special_elements(
         ));
     }
     Ok((original, ordinary))
-}
-
-/// `findMapInSliceBasedOnKeyValue`: the first element whose `key` equals `value`.
-fn find_map_with_key(list: &[Value], key: &str, value: &Value) -> R<Option<usize>> {
-    for (i, v) in list.iter().enumerate() {
-        let Value::Object(m) = v else {
-            return Err(internal(format!("value for key {i} is not a map")));
-        };
-        if m.get(key) == Some(value) {
-            return Ok(Some(i));
-        }
-    }
-    Ok(None)
-}
-
-fn partition_primitives(list: Vec<Value>, by: &[Value]) -> (Vec<Value>, Vec<Value>) {
-    list.into_iter().partition(|v| by.contains(v))
-}
-
-fn partition_maps(list: Vec<Value>, by: &[Value], key: &str) -> R<(Vec<Value>, Vec<Value>)> {
-    let mut in_by = Vec::with_capacity(list.len());
-    let mut rest = Vec::with_capacity(list.len());
-    for v in list {
-        let Value::Object(m) = &v else {
-            return Err(bad_arg_type(MAP_TYPE, &v));
-        };
-        let key_value = m.get(key).ok_or_else(|| no_merge_key(m, key))?;
-        if find_map_with_key(by, key, key_value)?.is_some() {
-            in_by.push(v);
-        } else {
-            rest.push(v);
-        }
-    }
-    Ok((in_by, rest))
-}
-
-/// `normalizeElementOrder`: sorts the patch's elements by `patch_order` and the live-only
-/// ones by `server_order`, then interleaves them.
-fn normalize_element_order(
-    patch: Vec<Value>,
-    server_only: Vec<Value>,
-    patch_order: &[Value],
-    server_order: &[Value],
-    merge_key: Option<&str>,
-    elem_type: &str,
-) -> R<Vec<Value>> {
-    let patch = normalize_list_order(patch, patch_order, merge_key, elem_type)?;
-    let server_only = normalize_list_order(server_only, server_order, merge_key, elem_type)?;
-    Ok(merge_sorted(
-        server_only,
-        patch,
-        server_order,
-        merge_key,
-        elem_type == MAP_TYPE,
-    ))
-}
-
-/// `normalizeSliceOrder`. Go sorts with `sort.SliceStable` and a comparison that is not a
-/// strict order when an element is missing from `order` ("less" is then always true); the
-/// insertion sort here does what Go's does for lists of up to 20 elements, which covers
-/// every real list; longer lists only differ in such inconsistent cases.
-fn normalize_list_order(
-    to_sort: Vec<Value>,
-    order: &[Value],
-    merge_key: Option<&str>,
-    elem_type: &str,
-) -> R<Vec<Value>> {
-    let is_map = elem_type == MAP_TYPE;
-    let (mut to_sort, to_delete) = if is_map {
-        let key = merge_key.unwrap_or("");
-        for item in to_sort.iter().chain(order) {
-            let Value::Object(m) = item else {
-                return Err(bad_arg_type(MAP_TYPE, item));
-            };
-            if !m.contains_key(key) {
-                return Err(no_merge_key(m, key));
-            }
-        }
-        extract_to_delete_items(to_sort)?
-    } else {
-        (to_sort, Vec::new())
-    };
-    let less = |a: &Value, b: &Value| match (
-        index_of(order, a, merge_key, is_map),
-        index_of(order, b, merge_key, is_map),
-    ) {
-        (Some(i), Some(j)) => i < j,
-        _ => true,
-    };
-    for i in 1..to_sort.len() {
-        let mut j = i;
-        while j > 0 && less(&to_sort[j], &to_sort[j - 1]) {
-            to_sort.swap(j, j - 1);
-            j -= 1;
-        }
-    }
-    to_sort.extend(to_delete);
-    Ok(to_sort)
-}
-
-/// `extractToDeleteItems`: splits off the `$patch: delete` elements.
-fn extract_to_delete_items(list: Vec<Value>) -> R<(Vec<Value>, Vec<Value>)> {
-    let mut keep = Vec::with_capacity(list.len());
-    let mut delete = Vec::new();
-    for v in list {
-        let Value::Object(m) = &v else {
-            return Err(bad_arg_type(MAP_TYPE, &v));
-        };
-        if m.get(DIRECTIVE_MARKER).and_then(Value::as_str) == Some("delete") {
-            delete.push(v);
-        } else {
-            keep.push(v);
-        }
-    }
-    Ok((keep, delete))
-}
-
-/// `index`: where `item` sits in `list`, comparing merge key values for maps (a missing key
-/// compares equal to another missing key, as Go's nil interfaces do).
-fn index_of(list: &[Value], item: &Value, merge_key: Option<&str>, is_map: bool) -> Option<usize> {
-    let ident = |v: &Value| -> Option<Value> {
-        if is_map {
-            v.as_object()
-                .and_then(|m| m.get(merge_key.unwrap_or("")))
-                .filter(|k| !k.is_null())
-                .cloned()
-        } else {
-            Some(v.clone())
-        }
-    };
-    let wanted = ident(item);
-    list.iter().position(|v| ident(v) == wanted)
-}
-
-/// `mergeSortedSlice`: inserts the live-only elements (`left`) among the patch's (`right`),
-/// keeping both relative orders and using the live order to decide between them.
-fn merge_sorted(
-    left: Vec<Value>,
-    right: Vec<Value>,
-    server_order: &[Value],
-    merge_key: Option<&str>,
-    is_map: bool,
-) -> Vec<Value> {
-    let mut out = Vec::with_capacity(left.len() + right.len());
-    let mut left = left.into_iter().peekable();
-    let mut right = right.into_iter().peekable();
-    loop {
-        let take_left = match (left.peek(), right.peek()) {
-            (None, None) => break,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (Some(l), Some(r)) => matches!(
-                (
-                    index_of(server_order, l, merge_key, is_map),
-                    index_of(server_order, r, merge_key, is_map),
-                ),
-                (Some(li), Some(ri)) if li < ri
-            ),
-        };
-        let next = if take_left { left.next() } else { right.next() };
-        if let Some(v) = next {
-            out.push(v);
-        }
-    }
-    out
-}
-
-/// `sliceElementType`: the Go type all elements share.
-fn slice_element_type(lists: &[&[Value]]) -> R<&'static str> {
-    let mut found: Option<&'static str> = None;
-    for v in lists.iter().flat_map(|l| l.iter()) {
-        let t = go_type(v);
-        match found {
-            None if t == SLICE_TYPE => {
-                return Err(SmpError {
-                    class: SmpErrorClass::Invalid,
-                    message: "lists of lists are not supported".to_string(),
-                });
-            }
-            None => found = Some(t),
-            Some(prev) if prev != t => {
-                return Err(internal(format!(
-                    "list element types are not identical: {}",
-                    fmt_lists(lists)
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    found.ok_or_else(|| internal("no elements in any of the given slices".to_string()))
-}
-
-/// `deduplicateScalars`, which moves the last element into each duplicate's place.
-fn deduplicate_scalars(mut s: Vec<Value>) -> Vec<Value> {
-    let mut i = 0;
-    while i + 1 < s.len() {
-        let mut j = i + 1;
-        while j < s.len() {
-            if s[i] == s[j] {
-                let last = s.len() - 1;
-                s.swap(j, last);
-                s.truncate(last);
-            } else {
-                j += 1;
-            }
-        }
-        i += 1;
-    }
-    s
 }
 
 /// A value the merge takes from the patch where the live object has none: nulls dropped
@@ -857,208 +655,4 @@ fn strip_for_decode(v: Value) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::smp_schema::Field;
-    use super::*;
-    use serde_json::json;
-
-    /// A small schema: `items` merge by `name` (elements of type `Item`), `tags` merge as a
-    /// set, `fixed` is replaced, `list` is an ordinary (replaced) list.
-    static TYPES: &[TypeDef] = &[
-        TypeDef {
-            name: "Root",
-            fields: &[
-                Field {
-                    json: "items",
-                    ty: Some("Item"),
-                    strategy: Strategy::Merge { key: Some("name") },
-                },
-                Field {
-                    json: "tags",
-                    ty: None,
-                    strategy: Strategy::Merge { key: None },
-                },
-                Field {
-                    json: "fixed",
-                    ty: None,
-                    strategy: Strategy::Replace,
-                },
-            ],
-        },
-        TypeDef {
-            name: "Item",
-            fields: &[Field {
-                json: "tags",
-                ty: None,
-                strategy: Strategy::Merge { key: None },
-            }],
-        },
-    ];
-
-    fn run(original: Value, patch: Value) -> R<Value> {
-        let schema = Schema::new(TYPES);
-        let root = schema.type_named("Root");
-        let (Value::Object(o), Value::Object(p)) = (original, patch) else {
-            panic!("objects expected");
-        };
-        apply(schema, root, o, p).map(Value::Object)
-    }
-
-    fn names(v: &Value) -> Vec<String> {
-        v["items"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|i| i["name"].as_str().unwrap_or("?").to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn maps_merge_nulls_delete_and_replace_strategy_replaces() {
-        let out = run(
-            json!({"a": {"x": 1, "y": 2}, "fixed": {"p": 1, "q": 2}, "list": [1, 2]}),
-            json!({"a": {"y": null, "z": 3}, "fixed": {"r": 3}, "list": [3], "new": {"k": null, "v": 1}}),
-        )
-        .unwrap();
-        assert_eq!(
-            out,
-            json!({"a": {"x": 1, "z": 3}, "fixed": {"r": 3}, "list": [3], "new": {"v": 1}})
-        );
-    }
-
-    #[test]
-    fn merge_lists_by_key_and_as_sets() {
-        let out = run(
-            json!({"items": [{"name": "a", "v": 1, "tags": ["x"]}, {"name": "b"}], "tags": ["p", "q"]}),
-            json!({"items": [{"name": "a", "v": 2, "tags": ["y"]}, {"name": "c"}], "tags": ["q", "r"]}),
-        )
-        .unwrap();
-        // "c" is unknown to the live order, so it is placed before the live-only "b".
-        assert_eq!(names(&out), ["a", "c", "b"]);
-        assert_eq!(
-            out["items"][0],
-            json!({"name": "a", "v": 2, "tags": ["y", "x"]})
-        );
-        assert_eq!(out["tags"], json!(["p", "q", "r"]));
-    }
-
-    #[test]
-    fn list_directives() {
-        let live = json!({"items": [{"name": "a"}, {"name": "b"}, {"name": "a", "dup": true}]});
-        // Deletion removes every element with the key.
-        let out = run(
-            live.clone(),
-            json!({"items": [{"name": "a", "$patch": "delete"}]}),
-        )
-        .unwrap();
-        assert_eq!(names(&out), ["b"]);
-        let out = run(
-            live.clone(),
-            json!({"items": [{"name": "z", "v": {"k": null}}, {"$patch": "replace"}]}),
-        )
-        .unwrap();
-        assert_eq!(out["items"], json!([{"name": "z", "v": {}}]));
-        let err = run(
-            live.clone(),
-            json!({"items": [{"name": "a", "$patch": "merge"}]}),
-        )
-        .unwrap_err();
-        assert_eq!(err.class, SmpErrorClass::Internal);
-        let err = run(live, json!({"items": [{"name": "a", "$patch": "drop"}]})).unwrap_err();
-        assert_eq!(
-            err.message,
-            "unknown patch type: drop in map: map[$patch:drop name:a]"
-        );
-    }
-
-    #[test]
-    fn primitive_deletion_lists() {
-        let out = run(
-            json!({"tags": ["a", "b", "c"]}),
-            json!({"$deleteFromPrimitiveList/tags": ["b", "z"]}),
-        )
-        .unwrap();
-        assert_eq!(out["tags"], json!(["a", "c"]));
-        // A deletion list for a list the object lacks changes nothing.
-        let out = run(json!({}), json!({"$deleteFromPrimitiveList/tags": ["b"]})).unwrap();
-        assert_eq!(out, json!({}));
-        let err = run(json!({}), json!({"$deleteFromPrimitiveListtags": ["b"]})).unwrap_err();
-        assert_eq!(
-            (err.class, err.message.as_str()),
-            (
-                SmpErrorClass::BadRequest,
-                "invalid patch format of primitive list"
-            )
-        );
-    }
-
-    #[test]
-    fn set_element_order_orders_the_merged_list() {
-        let live = json!({"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]});
-        let out = run(
-            live.clone(),
-            json!({"$setElementOrder/items": [{"name": "c"}, {"name": "a"}, {"name": "b"}]}),
-        )
-        .unwrap();
-        assert_eq!(names(&out), ["c", "a", "b"]);
-        // Elements only the live object has keep their place relative to the others.
-        let out = run(
-            live.clone(),
-            json!({"$setElementOrder/items": [{"name": "c"}, {"name": "d"}], "items": [{"name": "d"}]}),
-        )
-        .unwrap();
-        assert_eq!(names(&out), ["a", "b", "c", "d"]);
-        // Go orders by its live array after deletions shifted it: "remove b, add d after c".
-        let out = run(
-            json!({"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}),
-            json!({"$setElementOrder/items": [{"name": "a"}, {"name": "c"}, {"name": "d"}],
-                   "items": [{"name": "d"}, {"name": "b", "$patch": "delete"}]}),
-        )
-        .unwrap();
-        assert_eq!(names(&out), ["a", "c", "d"]);
-        let out = run(
-            json!({"tags": ["x", "y"]}),
-            json!({"$setElementOrder/tags": ["z", "y", "x"], "tags": ["z"]}),
-        )
-        .unwrap();
-        assert_eq!(out["tags"], json!(["z", "y", "x"]));
-    }
-
-    #[test]
-    fn retain_keys_clears_unlisted_fields() {
-        let out = run(
-            json!({"a": {"type": "x", "one": {"k": 1}, "two": 2}}),
-            json!({"a": {"$retainKeys": ["type", "one"], "type": "y"}}),
-        )
-        .unwrap();
-        assert_eq!(out, json!({"a": {"type": "y", "one": {"k": 1}}}));
-        let err = run(json!({"a": {}}), json!({"a": {"$retainKeys": "type"}})).unwrap_err();
-        assert_eq!(err.class, SmpErrorClass::BadRequest);
-    }
-
-    #[test]
-    fn map_directives_and_type_changes() {
-        let out = run(
-            json!({"a": {"x": 1}, "b": {"y": 2}, "c": [1], "d": "s"}),
-            json!({"a": {"$patch": "delete"}, "b": {"$patch": "replace", "z": 3, "$retainKeys": ["z"]},
-                   "c": {"now": "map"}, "d": {"$patch": "delete"}}),
-        )
-        .unwrap();
-        // `d` changes type; a directive map taken over whole is dropped.
-        assert_eq!(out, json!({"a": {}, "b": {"z": 3}, "c": {"now": "map"}}));
-    }
-
-    #[test]
-    fn scalar_deduplication_moves_the_last_element() {
-        assert_eq!(
-            deduplicate_scalars(vec![json!(1), json!(2), json!(1), json!(3)]),
-            vec![json!(1), json!(2), json!(3)]
-        );
-        assert_eq!(
-            deduplicate_scalars(vec![json!("a"), json!("a"), json!("b"), json!("c")]),
-            vec![json!("a"), json!("c"), json!("b")]
-        );
-    }
-}
+mod tests;

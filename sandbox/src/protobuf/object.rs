@@ -9,7 +9,8 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::schema::{E, Field, I, Kind, Label, Shape, Z, message};
+use super::lookup::message;
+use super::schema::{E, Field, I, Kind, Label, Shape, Z};
 use super::wire::{self, Raw};
 use super::{MAX_DEPTH, format};
 

@@ -1,35 +1,22 @@
 //! `x-kubernetes-validations`: rules compiled once with the `cel` crate (Kubernetes' CEL libraries come from
 //! `kube-cel`) and evaluated the way apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go does at
 //! v0.35.0: which rules run where, `oldSelf` pairing, ratcheting of unchanged values, `fieldPath`, `reason`,
-//! `messageExpression`, and the wording of failures. Values reach CEL as apiserver/pkg/cel/common
-//! (valuesunstructured.go) presents them, with field names escaped as apiserver/pkg/cel/escaping.go does.
+//! `messageExpression`, and the wording of failures. How values reach CEL is [`values`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use kube_cel::KubeCelExt;
-use kube_cel::cel::objects::{Key, Map as CelMap, OptionalValue};
+use kube_cel::cel::objects::OptionalValue;
 use kube_cel::cel::{Context, ExecutionError, Program, Value as CelValue};
 use serde_json::{Value, json};
 
 use super::correlation;
-use super::errors::{FieldError, FieldPath, go_quote};
-use super::formats;
-use super::model::{Additional, Schema};
+use super::errors::{FieldError, FieldPath};
+use super::model::{Additional, CompiledRule, Schema};
+use crate::gofmt;
+use values::to_cel;
 
-/// One compiled `x-kubernetes-validations` entry.
-#[derive(Debug)]
-pub struct CompiledRule {
-    pub rule: String,
-    pub message: String,
-    pub reason: Option<String>,
-    pub optional_old_self: bool,
-    program: Program,
-    message_program: Option<Program>,
-    uses_old_self: bool,
-    /// `ValidFieldPath(fieldPath).String()`, when `fieldPath` is set and valid.
-    normalized_field_path: Option<String>,
-}
+mod values;
 
 const SUPPORTED_REASONS: [&str; 4] = [
     "FieldValueDuplicate",
@@ -42,7 +29,7 @@ const SUPPORTED_REASONS: [&str; 4] = [
 /// a rule that does not compile (Go cannot JSON-encode internal types). Set pointers print as addresses
 /// in Go; a fixed one stands in here.
 fn rule_go_syntax(raw: &serde_json::Map<String, Value>) -> String {
-    let s = |k: &str| go_quote(raw.get(k).and_then(Value::as_str).unwrap_or_default());
+    let s = |k: &str| gofmt::quote(raw.get(k).and_then(Value::as_str).unwrap_or_default());
     let reason = match raw.get("reason").and_then(Value::as_str) {
         Some(_) => "(*apiextensions.FieldValueErrorReason)(0xc000010000)",
         None => "(*apiextensions.FieldValueErrorReason)(nil)",
@@ -301,11 +288,22 @@ fn unescape_single_quote(s: &str) -> Result<String, String> {
 
 /// `ValidFieldPath`: the field path a rule's `fieldPath` denotes, relative to the rule's node.
 pub fn valid_field_path(path: &str, schema: &Schema) -> Result<FieldPath, String> {
+    resolve_field_path(path, schema, true).map(|(path, _)| path)
+}
+
+/// `ValidFieldPath` with its options: the field path `path` denotes from `schema`, and the schema
+/// found there (`None` below an `additionalProperties: true`). `allow_array_notation: false` is
+/// `WithFieldPathAllowArrayNotation(false)`, as for `selectableFields`.
+pub fn resolve_field_path<'a>(
+    path: &str,
+    schema: &'a Schema,
+    allow_array_notation: bool,
+) -> Result<(FieldPath, Option<&'a Schema>), String> {
     let mut out = FieldPath::nil();
     let mut current = Some(schema);
     let mut tokens = tokenize(path).into_iter();
     let step =
-        |name: &str, out: &mut FieldPath, current: &mut Option<&Schema>| -> Result<(), String> {
+        |name: &str, out: &mut FieldPath, current: &mut Option<&'a Schema>| -> Result<(), String> {
             let s = current.ok_or("does not refer to a valid field")?;
             if !s.properties.is_empty() {
                 *out = out.child(name);
@@ -327,6 +325,7 @@ pub fn valid_field_path(path: &str, schema: &Schema) -> Result<FieldPath, String
         };
     while let Some(tok) = tokens.next() {
         match tok.as_str() {
+            "[" if !allow_array_notation => return Err("array notation is not allowed".into()),
             "[" => {
                 let quoted = tokens.next().ok_or("unexpected end of JSON path")?;
                 if quoted.len() < 2 || !quoted.starts_with('\'') || !quoted.ends_with('\'') {
@@ -347,200 +346,7 @@ pub fn valid_field_path(path: &str, schema: &Schema) -> Result<FieldPath, String
             other => return Err(format!("expected [ or . but got: {other}")),
         }
     }
-    Ok(out)
-}
-
-const RESERVED: [&str; 21] = [
-    "true",
-    "false",
-    "null",
-    "in",
-    "as",
-    "break",
-    "const",
-    "continue",
-    "else",
-    "for",
-    "function",
-    "if",
-    "import",
-    "let",
-    "loop",
-    "package",
-    "namespace",
-    "return",
-    "var",
-    "void",
-    "while",
-];
-
-/// `cel.Escape`: the CEL name of an object property, or `None` when it cannot be expressed.
-pub fn escape(ident: &str) -> Option<String> {
-    if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
-    if RESERVED.contains(&ident) {
-        return Some(format!("__{ident}__"));
-    }
-    if !ident
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'))
-    {
-        return None;
-    }
-    let mut out = String::with_capacity(ident.len());
-    let mut chars = ident.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '_' if chars.peek() == Some(&'_') => {
-                chars.next();
-                out.push_str("__underscores__");
-            }
-            '.' => out.push_str("__dot__"),
-            '-' => out.push_str("__dash__"),
-            '/' => out.push_str("__slash__"),
-            c => out.push(c),
-        }
-    }
-    Some(out)
-}
-
-fn cel_str(s: &str) -> CelValue {
-    CelValue::String(Arc::new(s.to_string()))
-}
-
-fn cel_map(entries: HashMap<Key, CelValue>) -> CelValue {
-    CelValue::Map(CelMap {
-        map: Arc::new(entries),
-    })
-}
-
-/// Plain conversion for values without a usable schema.
-fn generic_to_cel(v: &Value) -> CelValue {
-    match v {
-        Value::Null => CelValue::Null,
-        Value::Bool(b) => CelValue::Bool(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => CelValue::Int(i),
-            None => CelValue::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => cel_str(s),
-        Value::Array(a) => CelValue::List(Arc::new(a.iter().map(generic_to_cel).collect())),
-        Value::Object(m) => cel_map(
-            m.iter()
-                .map(|(k, v)| (Key::String(Arc::new(k.clone())), generic_to_cel(v)))
-                .collect(),
-        ),
-    }
-}
-
-/// `UnstructuredToVal`; `resource_root` adds apiVersion, kind and metadata (name, generateName) as
-/// `WithTypeAndObjectMeta` does for the resource root and embedded resources.
-fn to_cel(v: &Value, s: &Schema, resource_root: bool) -> CelValue {
-    if v.is_null() {
-        return CelValue::Null;
-    }
-    if s.int_or_string {
-        return generic_to_cel(v);
-    }
-    match s.type_name.as_str() {
-        "object" => {
-            let Some(m) = v.as_object() else {
-                return generic_to_cel(v);
-            };
-            let embedded = resource_root || s.embedded_resource;
-            if embedded || !s.properties.is_empty() {
-                let mut out = HashMap::new();
-                for (k, fv) in m {
-                    let converted = match (embedded, k.as_str()) {
-                        (true, "apiVersion" | "kind") => generic_to_cel(fv),
-                        (true, "metadata") => match fv.as_object() {
-                            Some(meta) => cel_map(
-                                ["name", "generateName"]
-                                    .iter()
-                                    .filter_map(|f| {
-                                        Some((
-                                            Key::String(Arc::new(f.to_string())),
-                                            generic_to_cel(meta.get(*f)?),
-                                        ))
-                                    })
-                                    .collect(),
-                            ),
-                            None => generic_to_cel(fv),
-                        },
-                        // Null fields of objects read as absent, and undeclared fields are invisible.
-                        _ => match s.properties.get(k) {
-                            Some(ps) if !fv.is_null() => to_cel(fv, ps, ps.embedded_resource),
-                            _ => continue,
-                        },
-                    };
-                    if let Some(name) = escape(k) {
-                        out.insert(Key::String(Arc::new(name)), converted);
-                    }
-                }
-                return cel_map(out);
-            }
-            match s.additional_schema() {
-                Some(add) => cel_map(
-                    m.iter()
-                        .map(|(k, fv)| {
-                            (
-                                Key::String(Arc::new(k.clone())),
-                                to_cel(fv, add, add.embedded_resource),
-                            )
-                        })
-                        .collect(),
-                ),
-                // An object with neither properties nor an additionalProperties schema (even with
-                // x-kubernetes-preserve-unknown-fields) exposes no fields to CEL.
-                None => cel_map(HashMap::new()),
-            }
-        }
-        "array" => match (v.as_array(), s.items.as_deref()) {
-            (Some(a), Some(items)) => CelValue::List(Arc::new(
-                a.iter()
-                    .map(|i| to_cel(i, items, items.embedded_resource))
-                    .collect(),
-            )),
-            _ => generic_to_cel(v),
-        },
-        "string" => {
-            let Some(text) = v.as_str() else {
-                return generic_to_cel(v);
-            };
-            match s.format.as_str() {
-                "duration" => match formats::parse_duration(text) {
-                    Some(ns) => CelValue::Duration(chrono::Duration::nanoseconds(ns)),
-                    None => cel_str(text),
-                },
-                "date" => match formats::parse_date(text).and_then(|d| d.and_hms_opt(0, 0, 0)) {
-                    Some(dt) => CelValue::Timestamp(dt.and_utc().fixed_offset()),
-                    None => cel_str(text),
-                },
-                "date-time" => match formats::parse_date_time(text) {
-                    Some(t) => CelValue::Timestamp(t),
-                    None => cel_str(text),
-                },
-                "byte" => {
-                    use base64::Engine;
-                    let decoded = base64::engine::general_purpose::URL_SAFE
-                        .decode(text)
-                        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text));
-                    match decoded {
-                        Ok(b) => CelValue::Bytes(Arc::new(b)),
-                        Err(_) => cel_str(text),
-                    }
-                }
-                _ => cel_str(text),
-            }
-        }
-        "number" => CelValue::Float(v.as_f64().unwrap_or(f64::NAN)),
-        "integer" => match v.as_i64() {
-            Some(i) => CelValue::Int(i),
-            None => generic_to_cel(v),
-        },
-        _ => generic_to_cel(v),
-    }
+    Ok((out, current))
 }
 
 /// The Kubernetes CEL environment, built once.
@@ -872,244 +678,4 @@ fn evaluate(env: &Env, n: &Node<'_>, errs: &mut Vec<FieldError>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn compiled(raw: Value) -> (Schema, Vec<FieldError>) {
-        let mut s = Schema::parse(&raw);
-        let mut problems = Vec::new();
-        compile_tree(
-            &raw,
-            &mut s,
-            &FieldPath::new("openAPIV3Schema"),
-            &mut problems,
-        );
-        (s, problems)
-    }
-
-    fn run(raw: Value, obj: Value, old: Option<Value>) -> Vec<String> {
-        let (s, problems) = compiled(raw);
-        assert!(problems.is_empty(), "{problems:?}");
-        validate(&Env::new(), &s, &obj, old.as_ref())
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    #[test]
-    fn escaping_like_apiserver() {
-        assert_eq!(escape("namespace").as_deref(), Some("__namespace__"));
-        assert_eq!(escape("my_field").as_deref(), Some("my_field"));
-        assert_eq!(escape("a__b").as_deref(), Some("a__underscores__b"));
-        assert_eq!(
-            escape("foo-bar.baz/q").as_deref(),
-            Some("foo__dash__bar__dot__baz__slash__q")
-        );
-        assert_eq!(escape("1abc"), None);
-        assert_eq!(escape("a@b"), None);
-    }
-
-    #[test]
-    fn field_paths_normalise() {
-        let (s, _) = compiled(json!({"type": "object", "properties": {
-            "a": {"type": "object", "properties": {"b.c": {"type": "string"}}},
-            "m": {"type": "object", "additionalProperties": {"type": "string"}}
-        }}));
-        let p = |fp: &str| valid_field_path(fp, &s).map(|p| p.render());
-        assert_eq!(p(".a"), Ok("a".into()));
-        assert_eq!(p(".a['b.c']"), Ok("a.b.c".into()));
-        assert_eq!(p(".m.key"), Ok("m[key]".into()));
-        assert!(p(".zzz").is_err());
-        assert_eq!(p("a"), Err("expected [ or . but got: a".into()));
-        assert_eq!(p("."), Err("unexpected end of JSON path".into()));
-        assert_eq!(p(".a['b.c'"), Err("unexpected end of JSON path".into()));
-        assert_eq!(
-            p(".m[0]"),
-            Err("expected single quoted string but got 0".into())
-        );
-        assert_eq!(p(".m['it\\'s']"), Ok("m[it's]".into()));
-    }
-
-    #[test]
-    fn rule_failures_are_worded_like_apiserver() {
-        let schema = json!({"type": "object", "properties": {"spec": {
-            "type": "object",
-            "x-kubernetes-validations": [
-                {"rule": "self.minReplicas <= self.maxReplicas", "message": "minReplicas cannot be larger than maxReplicas"},
-                {"rule": "self.minReplicas >= 0", "fieldPath": ".minReplicas", "reason": "FieldValueForbidden", "message": "must not be negative"},
-                {"rule": "self.name.startsWith('w')", "messageExpression": "'name ' + self.name + ' must start with w'"}
-            ],
-            "properties": {
-                "minReplicas": {"type": "integer"},
-                "maxReplicas": {"type": "integer", "x-kubernetes-validations": [{"rule": "self <= 100"}]},
-                "name": {"type": "string"}
-            }
-        }}});
-        let errs = run(
-            schema.clone(),
-            json!({"spec": {"minReplicas": -5, "maxReplicas": -10, "name": "x"}}),
-            None,
-        );
-        assert_eq!(
-            errs,
-            [
-                "spec: Invalid value: minReplicas cannot be larger than maxReplicas",
-                "spec.minReplicas: Forbidden: must not be negative",
-                "spec: Invalid value: name x must start with w",
-            ]
-        );
-        let errs = run(
-            schema,
-            json!({"spec": {"minReplicas": 1, "maxReplicas": 200, "name": "w"}}),
-            None,
-        );
-        assert_eq!(
-            errs,
-            ["spec.maxReplicas: Invalid value: 200: failed rule: self <= 100"]
-        );
-    }
-
-    #[test]
-    fn transition_rules_need_old_self_and_unchanged_values_ratchet() {
-        let schema = json!({"type": "object", "properties": {"spec": {
-            "type": "object",
-            "properties": {
-                "mode": {"type": "string", "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "mode is immutable"}]},
-                "size": {"type": "integer", "x-kubernetes-validations": [{"rule": "self < 10"}]}
-            }
-        }}});
-        assert!(
-            run(
-                schema.clone(),
-                json!({"spec": {"mode": "a", "size": 1}}),
-                None
-            )
-            .is_empty()
-        );
-        let old = json!({"spec": {"mode": "a", "size": 50}});
-        assert_eq!(
-            run(
-                schema.clone(),
-                json!({"spec": {"mode": "b", "size": 50}}),
-                Some(old.clone())
-            ),
-            ["spec.mode: Invalid value: \"b\": mode is immutable"],
-            "size 50 is unchanged, so its failure is ratcheted"
-        );
-        assert_eq!(
-            run(
-                schema,
-                json!({"spec": {"mode": "a", "size": 51}}),
-                Some(old)
-            ),
-            ["spec.size: Invalid value: 51: failed rule: self < 10"]
-        );
-    }
-
-    #[test]
-    fn runtime_errors_and_compile_problems() {
-        let schema = json!({"type": "object", "properties": {"spec": {
-            "type": "object",
-            "x-kubernetes-validations": [{"rule": "self.missing > 1"}],
-            "properties": {"a": {"type": "integer"}}
-        }}});
-        assert_eq!(
-            run(schema, json!({"spec": {"a": 1}}), None),
-            [
-                "spec: Invalid value: \"object\": no such key: missing evaluating rule: self.missing > 1"
-            ]
-        );
-        let (_, problems) = compiled(json!({"type": "object", "properties": {"spec": {
-            "type": "object",
-            "x-kubernetes-validations": [{"rule": "self.a >"}, {"rule": "true", "reason": "Nope"}, {"rule": "true", "fieldPath": ".zz"}]
-        }}}));
-        let msgs: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        assert_eq!(msgs.len(), 3);
-        assert!(msgs[0].starts_with(
-            "openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: \
-             apiextensions.ValidationRule{Rule:\"self.a >\", Message:\"\", MessageExpression:\"\", \
-             Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:\"\", OptionalOldSelf:(*bool)(nil)}: \
-             compilation failed: "
-        ));
-        assert!(msgs[0].contains(": compilation failed: "));
-        assert_eq!(
-            msgs[1],
-            "openAPIV3Schema.properties[spec].x-kubernetes-validations[1].reason: Unsupported value: \"Nope\": supported values: \"FieldValueDuplicate\", \"FieldValueForbidden\", \"FieldValueInvalid\", \"FieldValueRequired\""
-        );
-        assert_eq!(
-            msgs[2],
-            "openAPIV3Schema.properties[spec].x-kubernetes-validations[2].fieldPath: Invalid value: \".zz\": must be a valid path"
-        );
-    }
-
-    #[test]
-    fn values_reach_cel_typed_by_the_schema() {
-        let schema = json!({"type": "object", "properties": {"spec": {
-            "type": "object",
-            "x-kubernetes-validations": [
-                {"rule": "self.price == 2.0", "message": "number fields are doubles"},
-                {"rule": "self.timeout > duration('1m')", "message": "durations"},
-                {"rule": "self.at > timestamp('2020-01-01T00:00:00Z')", "message": "timestamps"},
-                {"rule": "self.__namespace__ == 'ns' && self.x__dash__y == 1", "message": "escaped names"},
-                {"rule": "self.labels['a-b'] == 'c'", "message": "map keys are not escaped"},
-                {"rule": "self.port == 80 || self.port == 'http'", "message": "int-or-string"}
-            ],
-            "properties": {
-                "price": {"type": "number"},
-                "timeout": {"type": "string", "format": "duration"},
-                "at": {"type": "string", "format": "date-time"},
-                "namespace": {"type": "string"},
-                "x-y": {"type": "integer"},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "port": {"x-kubernetes-int-or-string": true}
-            }
-        }}});
-        let obj = json!({"spec": {
-            "price": 2, "timeout": "5m", "at": "2024-01-01T00:00:00Z", "namespace": "ns", "x-y": 1,
-            "labels": {"a-b": "c"}, "port": "http"
-        }});
-        assert_eq!(run(schema, obj, None), Vec::<String>::new());
-    }
-
-    #[test]
-    fn undeclared_and_null_fields_are_invisible() {
-        let schema = json!({"type": "object", "properties": {"spec": {
-            "type": "object",
-            "x-kubernetes-validations": [
-                {"rule": "!has(self.config.x)", "message": "preserved unknown fields are not visible"},
-                {"rule": "!has(self.opt)", "message": "null reads as absent"}
-            ],
-            "properties": {
-                "config": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-                "opt": {"type": "string", "nullable": true}
-            }
-        }}});
-        assert!(
-            run(
-                schema,
-                json!({"spec": {"config": {"x": 1}, "opt": null}}),
-                None
-            )
-            .is_empty()
-        );
-    }
-
-    #[test]
-    fn optional_old_self_sees_an_optional() {
-        let schema = json!({"type": "object", "properties": {"spec": {
-            "type": "object",
-            "properties": {"v": {"type": "integer", "x-kubernetes-validations": [
-                {"rule": "!oldSelf.hasValue() || self >= oldSelf.value()", "optionalOldSelf": true, "message": "may not decrease"}
-            ]}}
-        }}});
-        assert!(run(schema.clone(), json!({"spec": {"v": 1}}), None).is_empty());
-        assert_eq!(
-            run(
-                schema,
-                json!({"spec": {"v": 1}}),
-                Some(json!({"spec": {"v": 2}}))
-            ),
-            ["spec.v: Invalid value: 1: may not decrease"]
-        );
-    }
-}
+mod tests;

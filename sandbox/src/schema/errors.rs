@@ -10,10 +10,11 @@ use std::fmt;
 
 use serde_json::{Map, Value, json};
 
+use crate::gofmt;
+
 /// Kinds of field errors, as `field.ErrorType`; the `metav1.CauseType` string is [`ErrorType::reason`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorType {
-    NotFound,
     Required,
     Duplicate,
     Invalid,
@@ -21,17 +22,13 @@ pub enum ErrorType {
     Forbidden,
     TooLong,
     TooMany,
-    TooFew,
-    Internal,
     TypeInvalid,
-    TooShort,
 }
 
 impl ErrorType {
     /// The `metav1.CauseType` / `field.ErrorType` string.
     pub fn reason(self) -> &'static str {
         match self {
-            ErrorType::NotFound => "FieldValueNotFound",
             ErrorType::Required => "FieldValueRequired",
             ErrorType::Duplicate => "FieldValueDuplicate",
             ErrorType::Invalid => "FieldValueInvalid",
@@ -39,17 +36,13 @@ impl ErrorType {
             ErrorType::Forbidden => "FieldValueForbidden",
             ErrorType::TooLong => "FieldValueTooLong",
             ErrorType::TooMany => "FieldValueTooMany",
-            ErrorType::TooFew => "FieldValueTooFew",
-            ErrorType::Internal => "InternalError",
             ErrorType::TypeInvalid => "FieldValueTypeInvalid",
-            ErrorType::TooShort => "FieldValueTooShort",
         }
     }
 
     /// `ErrorType.String()`: the words that start the error body.
     pub fn words(self) -> &'static str {
         match self {
-            ErrorType::NotFound => "Not found",
             ErrorType::Required => "Required value",
             ErrorType::Duplicate => "Duplicate value",
             ErrorType::Invalid | ErrorType::TypeInvalid => "Invalid value",
@@ -57,9 +50,6 @@ impl ErrorType {
             ErrorType::Forbidden => "Forbidden",
             ErrorType::TooLong => "Too long",
             ErrorType::TooMany => "Too many",
-            ErrorType::TooFew => "Too few",
-            ErrorType::Internal => "Internal error",
-            ErrorType::TooShort => "Too short",
         }
     }
 }
@@ -144,10 +134,6 @@ impl FieldError {
         Self::new(ErrorType::Duplicate, field, value, "")
     }
 
-    pub fn not_found(field: impl Into<String>, value: Value) -> Self {
-        Self::new(ErrorType::NotFound, field, Some(value), "")
-    }
-
     /// `field.NotSupported`: the detail lists each valid value with Go's `strconv.Quote`.
     pub fn not_supported<S: AsRef<str>>(
         field: impl Into<String>,
@@ -157,7 +143,7 @@ impl FieldError {
         let detail = if valid.is_empty() {
             String::new()
         } else {
-            let quoted: Vec<String> = valid.iter().map(|v| go_quote(v.as_ref())).collect();
+            let quoted: Vec<String> = valid.iter().map(|v| gofmt::quote(v.as_ref())).collect();
             format!("supported values: {}", quoted.join(", "))
         };
         Self::new(ErrorType::NotSupported, field, Some(value), detail)
@@ -191,16 +177,6 @@ impl FieldError {
         Self::new(ErrorType::TooMany, field, value, detail)
     }
 
-    pub fn internal(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        let detail = detail.into();
-        Self::new(
-            ErrorType::Internal,
-            field,
-            Some(Value::String(detail.clone())),
-            detail,
-        )
-    }
-
     /// The `metav1.CauseType` string, e.g. `FieldValueInvalid`.
     pub fn reason(&self) -> &'static str {
         self.error_type.reason()
@@ -209,11 +185,9 @@ impl FieldError {
     /// `field.Error.ErrorBody()`.
     pub fn body(&self) -> String {
         let mut s = match self.error_type {
-            ErrorType::Required
-            | ErrorType::Forbidden
-            | ErrorType::TooLong
-            | ErrorType::TooShort
-            | ErrorType::Internal => self.error_type.words().to_string(),
+            ErrorType::Required | ErrorType::Forbidden | ErrorType::TooLong => {
+                self.error_type.words().to_string()
+            }
             _ => match &self.bad_value {
                 None => self.error_type.words().to_string(),
                 Some(v) => format!("{}: {}", self.error_type.words(), go_value(v)),
@@ -273,8 +247,8 @@ pub fn invalid_status(group: &str, kind: &str, name: &str, errors: &[FieldError]
         format!("{kind}.{group}")
     };
     let message = match aggregate_message(errors) {
-        Some(agg) => format!("{qualified} {} is invalid: {agg}", go_quote(name)),
-        None => format!("{qualified} {} is invalid", go_quote(name)),
+        Some(agg) => format!("{qualified} {} is invalid: {agg}", gofmt::quote(name)),
+        None => format!("{qualified} {} is invalid", gofmt::quote(name)),
     };
     let causes: Vec<Value> = errors
         .iter()
@@ -327,220 +301,11 @@ pub fn go_value(v: &Value) -> String {
         return raw.clone();
     }
     match v {
-        Value::String(s) => go_quote(s),
+        Value::String(s) => gofmt::quote(s),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => go_number(n),
-        _ => go_json(v),
+        Value::Number(n) => gofmt::number(n),
+        _ => gofmt::json(v),
     }
-}
-
-/// `%v` of the int64 or float64 that Go's JSON decoding makes of a number.
-pub fn go_number(n: &serde_json::Number) -> String {
-    if let Some(i) = n.as_i64() {
-        i.to_string()
-    } else {
-        go_float(n.as_f64().unwrap_or(f64::NAN))
-    }
-}
-
-/// The decimal digits and exponent of the shortest representation of a finite, non-zero `f`, as
-/// (negative, digits, decimal point position).
-fn shortest_digits(f: f64) -> (bool, String, i32) {
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    (f.is_sign_negative(), digits, exp + 1)
-}
-
-fn fmt_e(neg: bool, digits: &str, dp: i32, exp_min_digits: usize) -> String {
-    let mut s = String::new();
-    if neg {
-        s.push('-');
-    }
-    s.push_str(&digits[..1]);
-    if digits.len() > 1 {
-        s.push('.');
-        s.push_str(&digits[1..]);
-    }
-    let exp = dp - 1;
-    s.push('e');
-    s.push(if exp < 0 { '-' } else { '+' });
-    let e = exp.unsigned_abs().to_string();
-    for _ in e.len()..exp_min_digits {
-        s.push('0');
-    }
-    s.push_str(&e);
-    s
-}
-
-fn fmt_f(neg: bool, digits: &str, dp: i32) -> String {
-    let mut s = String::new();
-    if neg {
-        s.push('-');
-    }
-    let len = digits.len() as i32;
-    if dp <= 0 {
-        s.push_str("0.");
-        for _ in 0..-dp {
-            s.push('0');
-        }
-        s.push_str(digits);
-    } else if dp >= len {
-        s.push_str(digits);
-        for _ in 0..dp - len {
-            s.push('0');
-        }
-    } else {
-        s.push_str(&digits[..dp as usize]);
-        s.push('.');
-        s.push_str(&digits[dp as usize..]);
-    }
-    s
-}
-
-/// Go's `%v` for a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`: exponent form when the exponent is
-/// below -4 or at least 6, e.g. `1e+06`).
-pub fn go_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    let (neg, digits, dp) = shortest_digits(f);
-    let exp = dp - 1;
-    if !(-4..6).contains(&exp) {
-        fmt_e(neg, &digits, dp, 2)
-    } else {
-        fmt_f(neg, &digits, dp)
-    }
-}
-
-/// How `encoding/json` writes a float64 (decimal between 1e-6 and 1e21, else exponent form).
-fn go_json_float(f: f64) -> String {
-    if !f.is_finite() {
-        return "null".into();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    let abs = f.abs();
-    let (neg, digits, dp) = shortest_digits(f);
-    if !(1e-6..1e21).contains(&abs) {
-        fmt_e(neg, &digits, dp, 1)
-    } else {
-        fmt_f(neg, &digits, dp)
-    }
-}
-
-/// `encoding/json.Marshal` of an unstructured value: keys sorted, HTML characters escaped.
-pub fn go_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_go_json(v, &mut out);
-    out
-}
-
-fn write_go_json(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => out.push_str(&i.to_string()),
-            None => out.push_str(&go_json_float(n.as_f64().unwrap_or(f64::NAN))),
-        },
-        Value::String(s) => write_go_json_string(s, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, item) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_go_json(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_go_json_string(k, out);
-                out.push(':');
-                write_go_json(&m[k], out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_go_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Go's `strconv.Quote` (`%q`) for valid UTF-8.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() || c == '\u{feff}' || (c.is_whitespace() && c != ' ') => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A `field.Path` under construction, rendered as `field.Path.String()` renders it.
@@ -642,30 +407,6 @@ mod tests {
             FieldError::invalid(NIL_PATH, Value::Null, "d").to_string(),
             "<nil>: Invalid value: null: d"
         );
-    }
-
-    #[test]
-    fn floats_print_like_go() {
-        assert_eq!(go_float(10.0), "10");
-        assert_eq!(go_float(10.5), "10.5");
-        assert_eq!(go_float(100000.0), "100000");
-        assert_eq!(go_float(1e6), "1e+06");
-        assert_eq!(go_float(1234567.0), "1.234567e+06");
-        assert_eq!(go_float(0.0001), "0.0001");
-        assert_eq!(go_float(0.00001), "1e-05");
-        assert_eq!(go_float(-2.5e-7), "-2.5e-07");
-        assert_eq!(go_float(1e100), "1e+100");
-        assert_eq!(go_json(&json!(1e21)), "1e+21");
-        assert_eq!(go_json(&json!(1e20)), "100000000000000000000");
-        assert_eq!(go_json(&json!(0.0000001)), "1e-7");
-        assert_eq!(go_json(&json!(2.0)), "2");
-    }
-
-    #[test]
-    fn quoting_like_go() {
-        assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
-        assert_eq!(go_quote("\u{1b}é"), "\"\\x1bé\"");
-        assert_eq!(go_json(&json!("<a&b>")), "\"\\u003ca\\u0026b\\u003e\"");
     }
 
     #[test]

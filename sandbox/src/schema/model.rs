@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::Value;
 
-use super::cel::CompiledRule;
+use kube_cel::cel::Program;
 
 /// `additionalProperties`: either a boolean or a schema.
 #[derive(Debug)]
@@ -62,6 +62,20 @@ pub struct Schema {
     pub list_map_keys: Vec<String>,
     /// Compiled `x-kubernetes-validations`, in declaration order.
     pub rules: Vec<CompiledRule>,
+}
+
+/// One compiled `x-kubernetes-validations` entry (compiled and evaluated by `cel`).
+#[derive(Debug)]
+pub struct CompiledRule {
+    pub rule: String,
+    pub message: String,
+    pub reason: Option<String>,
+    pub optional_old_self: bool,
+    pub(super) program: Program,
+    pub(super) message_program: Option<Program>,
+    pub(super) uses_old_self: bool,
+    /// `ValidFieldPath(fieldPath).String()`, when `fieldPath` is set and valid.
+    pub(super) normalized_field_path: Option<String>,
 }
 
 /// A `pattern` with the regex it compiles to, or the compile error kube-openapi would report.

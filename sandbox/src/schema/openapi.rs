@@ -10,115 +10,13 @@
 use serde_json::Value;
 
 use super::correlation;
-use super::errors::{FieldError, FieldPath, go_float, go_json, go_quote, go_value};
+use super::errors::{FieldError, FieldPath, go_value};
 use super::formats;
 use super::model::{Additional, Schema};
+use crate::gofmt;
+use result::{Code, OErr, OResult, invalid_type, to_field_errors, with_in};
 
-/// kube-openapi's validation error codes (errors/schema.go).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Code {
-    InvalidType,
-    Required,
-    TooLong,
-    TooShort,
-    Pattern,
-    Enum,
-    MultipleOf,
-    Max,
-    Min,
-    Unique,
-    MaxItems,
-    MinItems,
-    TooFewProperties,
-    TooManyProperties,
-    UnallowedProperty,
-    MultipleOfMustBePositive,
-}
-
-/// An error in a kube-openapi `Result`: an `*errors.Validation`, or a plain error (composite checks).
-#[derive(Clone, Debug)]
-enum OErr {
-    Validation {
-        code: Code,
-        name: String,
-        /// `Validation.Value`; `None` is Go's nil.
-        value: Option<Value>,
-        /// `Validation.Valid` when it is an int64.
-        valid: Option<i64>,
-        values: Vec<Value>,
-        message: String,
-    },
-    Plain(String),
-}
-
-impl OErr {
-    fn message(&self) -> &str {
-        match self {
-            OErr::Validation { message, .. } | OErr::Plain(message) => message,
-        }
-    }
-
-    fn validation(code: Code, name: &str, value: Option<Value>, message: String) -> Self {
-        OErr::Validation {
-            code,
-            name: name.to_string(),
-            value,
-            valid: None,
-            values: Vec::new(),
-            message,
-        }
-    }
-}
-
-/// `validate.Result`.
-#[derive(Debug, Default)]
-struct OResult {
-    errors: Vec<OErr>,
-    match_count: usize,
-}
-
-impl OResult {
-    fn err(e: OErr) -> Self {
-        OResult {
-            errors: vec![e],
-            match_count: 0,
-        }
-    }
-
-    /// `AddErrors`: an error whose message was already reported is dropped.
-    fn add(&mut self, e: OErr) {
-        if !self.errors.iter().any(|x| x.message() == e.message()) {
-            self.errors.push(e);
-        }
-    }
-
-    fn merge(&mut self, other: OResult) {
-        for e in other.errors {
-            self.add(e);
-        }
-        self.match_count += other.match_count;
-    }
-
-    fn is_valid(&self) -> bool {
-        self.errors.is_empty()
-    }
-}
-
-fn with_in(name: &str, tail: String) -> String {
-    format!("{name} in body {tail}")
-}
-
-fn invalid_type(name: &str, type_name: &str, value: &str) -> OErr {
-    OErr::validation(
-        Code::InvalidType,
-        name,
-        Some(Value::String(value.to_string())),
-        with_in(
-            name,
-            format!("must be of type {type_name}: {}", go_quote(value)),
-        ),
-    )
-}
+mod result;
 
 /// The JSON type and format kube-openapi infers from an unstructured value (`schemaInfoForType`).
 fn schema_info(v: &Value) -> (&'static str, &'static str) {
@@ -170,7 +68,7 @@ impl Num {
 fn bound_text(b: Num) -> String {
     match b {
         Num::Int(i) => i.to_string(),
-        Num::Float(f) => go_float(f),
+        Num::Float(f) => gofmt::float(f),
     }
 }
 
@@ -372,7 +270,7 @@ fn composition_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>
         if first_success.is_none() {
             main.add(OErr::Plain(format!(
                 "{} must validate at least one schema (anyOf)",
-                go_quote(path)
+                gofmt::quote(path)
             )));
         }
         if let Some(b) = best.or(first_success) {
@@ -405,7 +303,7 @@ fn composition_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>
             };
             main.add(OErr::Plain(format!(
                 "{} must validate one and only one schema (oneOf). {additional}",
-                go_quote(path)
+                gofmt::quote(path)
             )));
             if let Some(b) = best {
                 main.merge(b);
@@ -431,7 +329,7 @@ fn composition_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>
             };
             main.add(OErr::Plain(format!(
                 "{} must validate all the schemas (allOf){additional}",
-                go_quote(path)
+                gofmt::quote(path)
             )));
         }
     }
@@ -440,7 +338,7 @@ fn composition_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>
     {
         main.add(OErr::Plain(format!(
             "{} must not validate the schema (not)",
-            go_quote(path)
+            gofmt::quote(path)
         )));
     }
     main.match_count += 1;
@@ -523,7 +421,7 @@ fn number_check(s: &Schema, n: Num, path: &str) -> OResult {
                         Num::Float(factor).value().into(),
                         format!(
                             "factor MultipleOf declared for {path} must be positive: {}",
-                            go_float(factor)
+                            gofmt::float(factor)
                         ),
                     ));
                     (false, String::new())
@@ -533,7 +431,7 @@ fn number_check(s: &Schema, n: Num, path: &str) -> OResult {
                     } else {
                         d / factor
                     };
-                    (!is_json_integer(mult), go_float(factor))
+                    (!is_json_integer(mult), gofmt::float(factor))
                 }
             }
         };
@@ -769,287 +667,5 @@ fn object_check(s: &Schema, data: &Value, path: &str, corr: Option<Corr<'_>>) ->
     res
 }
 
-/// `kubeOpenAPIResultToFieldErrors`.
-fn to_field_errors(fld_path: &FieldPath, result: OResult) -> Vec<FieldError> {
-    result
-        .errors
-        .into_iter()
-        .map(|e| match e {
-            OErr::Plain(message) => {
-                FieldError::invalid(fld_path.render(), Value::String(String::new()), message)
-            }
-            OErr::Validation {
-                code,
-                name,
-                value,
-                valid,
-                values,
-                message,
-            } => {
-                let err_path = if name.is_empty() || name == "." {
-                    fld_path.clone()
-                } else {
-                    fld_path.child(name.strip_prefix('.').unwrap_or(&name))
-                };
-                let field = err_path.render();
-                let int = |v: &Option<Value>| v.as_ref().and_then(Value::as_i64).unwrap_or(-1);
-                let or_empty = |v: Option<Value>| v.unwrap_or(Value::String(String::new()));
-                match code {
-                    Code::Required => FieldError::required(field, ""),
-                    Code::Enum => {
-                        let allowed: Vec<String> = values
-                            .iter()
-                            .map(|v| match v {
-                                Value::String(s) => s.clone(),
-                                other => go_json(other),
-                            })
-                            .collect();
-                        FieldError::not_supported(field, value.unwrap_or(Value::Null), &allowed)
-                    }
-                    Code::TooLong => FieldError::too_long(field, valid.unwrap_or(-1)),
-                    Code::MaxItems | Code::TooManyProperties => {
-                        FieldError::too_many(field, int(&value), valid.unwrap_or(-1))
-                    }
-                    Code::InvalidType => FieldError::type_invalid(field, or_empty(value), message),
-                    _ => FieldError::invalid(field, or_empty(value), message),
-                }
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn check(schema: Value, data: Value) -> Vec<String> {
-        let s = Schema::parse(&schema);
-        validate(&s, &data, &FieldPath::nil(), None)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    fn spec(props: Value) -> Value {
-        json!({"type": "object", "properties": {"spec": {"type": "object", "properties": props}}})
-    }
-
-    #[test]
-    fn numbers() {
-        let s = spec(json!({"size": {"type": "integer", "maximum": 10, "minimum": 1}}));
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"size": 20}})),
-            ["spec.size: Invalid value: 20: spec.size in body should be less than or equal to 10"]
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"size": 0}})),
-            ["spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1"]
-        );
-        assert!(check(s.clone(), json!({"spec": {"size": 10}})).is_empty());
-        assert!(
-            check(s.clone(), json!({"spec": {"size": 3.0}})).is_empty(),
-            "3.0 is a JSON integer"
-        );
-        assert_eq!(
-            check(s, json!({"spec": {"size": 2.5}})),
-            [
-                "spec.size: Invalid value: \"number\": spec.size in body must be of type integer: \"number\""
-            ]
-        );
-        let s = spec(
-            json!({"r": {"type": "number", "exclusiveMaximum": true, "maximum": 1.5, "multipleOf": 0.5}}),
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"r": 1.5}})),
-            ["spec.r: Invalid value: 1.5: spec.r in body should be less than 1.5"]
-        );
-        assert_eq!(
-            check(s, json!({"spec": {"r": 0.7}})),
-            ["spec.r: Invalid value: 0.7: spec.r in body should be a multiple of 0.5"]
-        );
-        let s = spec(json!({"n": {"type": "integer", "multipleOf": 3}}));
-        assert_eq!(
-            check(s, json!({"spec": {"n": 7}})),
-            ["spec.n: Invalid value: 7: spec.n in body should be a multiple of 3"]
-        );
-    }
-
-    #[test]
-    fn types() {
-        let s = spec(
-            json!({"size": {"type": "integer"}, "name": {"type": "string"}, "flag": {"type": "boolean", "nullable": true}}),
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"size": "big"}})),
-            [
-                "spec.size: Invalid value: \"string\": spec.size in body must be of type integer: \"string\""
-            ]
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"name": null}})),
-            [
-                "spec.name: Invalid value: \"null\": spec.name in body must be of type string: \"null\""
-            ]
-        );
-        assert!(check(s.clone(), json!({"spec": {"flag": null}})).is_empty());
-        assert_eq!(
-            check(s, json!({"spec": []})),
-            ["spec: Invalid value: \"array\": spec in body must be of type object: \"array\""]
-        );
-        let s = spec(json!({"port": {"x-kubernetes-int-or-string": true}}));
-        assert!(check(s.clone(), json!({"spec": {"port": 80}})).is_empty());
-        assert!(check(s.clone(), json!({"spec": {"port": "http"}})).is_empty());
-        assert_eq!(
-            check(s, json!({"spec": {"port": true}})),
-            [
-                "spec.port: Invalid value: \"boolean\": spec.port in body must be of type integer,string: \"boolean\""
-            ]
-        );
-        let s = spec(json!({"price": {"type": "number"}}));
-        assert!(
-            check(s, json!({"spec": {"price": 3}})).is_empty(),
-            "integers are numbers"
-        );
-    }
-
-    #[test]
-    fn strings_enums_and_formats() {
-        let s = spec(json!({
-            "name": {"type": "string", "maxLength": 5, "minLength": 2, "pattern": "^a+$"},
-            "color": {"type": "string", "enum": ["red", "green"]},
-            "level": {"type": "integer", "enum": [1, 2]},
-            "when": {"type": "string", "format": "date-time"}
-        }));
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"name": "aaaaaa"}})),
-            ["spec.name: Too long: may not be more than 5 bytes"]
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"name": "a"}})),
-            ["spec.name: Invalid value: \"a\": spec.name in body should be at least 2 chars long"]
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"name": "abc"}})),
-            ["spec.name: Invalid value: \"abc\": spec.name in body should match '^a+$'"]
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"color": "blue"}})),
-            ["spec.color: Unsupported value: \"blue\": supported values: \"red\", \"green\""]
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"level": 3}})),
-            ["spec.level: Unsupported value: 3: supported values: \"1\", \"2\""]
-        );
-        assert_eq!(
-            check(s, json!({"spec": {"when": "yesterday"}})),
-            [
-                "spec.when: Invalid value: \"yesterday\": spec.when in body must be of type date-time: \"yesterday\""
-            ]
-        );
-    }
-
-    #[test]
-    fn objects_and_arrays() {
-        let s = json!({
-            "type": "object",
-            "required": ["spec"],
-            "properties": {"spec": {
-                "type": "object",
-                "required": ["name"],
-                "maxProperties": 2,
-                "properties": {
-                    "name": {"type": "string"},
-                    "items": {"type": "array", "maxItems": 2, "minItems": 1, "items": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}},
-                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}
-                }
-            }}
-        });
-        assert_eq!(check(s.clone(), json!({})), ["spec: Required value"]);
-        assert_eq!(
-            check(
-                s.clone(),
-                json!({"spec": {"name": "x", "items": [{"id": 1}, {"id": "a"}, {}]}})
-            ),
-            [
-                "spec.items[1].id: Invalid value: \"string\": spec.items[1].id in body must be of type integer: \"string\"",
-                "spec.items[2].id: Required value",
-                "spec.items: Too many: 3: must have at most 2 items",
-            ]
-        );
-        assert_eq!(
-            check(s.clone(), json!({"spec": {"name": "x", "items": []}})),
-            ["spec.items: Invalid value: 0: spec.items in body should have at least 1 items"]
-        );
-        assert_eq!(
-            check(
-                s.clone(),
-                json!({"spec": {"name": "x", "labels": {"a": 1}}})
-            ),
-            [
-                "spec.labels.a: Invalid value: \"integer\": spec.labels.a in body must be of type string: \"integer\""
-            ]
-        );
-        assert_eq!(
-            check(
-                s,
-                json!({"spec": {"name": "x", "labels": {}, "items": [{"id": 1}]}})
-            ),
-            ["spec: Too many: 3: must have at most 2 items"]
-        );
-    }
-
-    #[test]
-    fn compositions() {
-        let s =
-            spec(json!({"v": {"type": "string", "anyOf": [{"pattern": "^a"}, {"pattern": "^b"}]}}));
-        assert!(check(s.clone(), json!({"spec": {"v": "bx"}})).is_empty());
-        let errs = check(s, json!({"spec": {"v": "cx"}}));
-        assert_eq!(
-            errs[0],
-            "<nil>: Invalid value: \"\": \"spec.v\" must validate at least one schema (anyOf)"
-        );
-        assert_eq!(
-            errs[1],
-            "spec.v: Invalid value: \"cx\": spec.v in body should match '^a'"
-        );
-        let s = spec(json!({"v": {"type": "integer", "not": {"minimum": 5}}}));
-        assert_eq!(
-            check(s, json!({"spec": {"v": 7}})),
-            ["<nil>: Invalid value: \"\": \"spec.v\" must not validate the schema (not)"]
-        );
-        let s = spec(json!({"v": {"type": "integer", "oneOf": [{"minimum": 1}, {"minimum": 2}]}}));
-        assert_eq!(
-            check(s, json!({"spec": {"v": 3}})),
-            [
-                "<nil>: Invalid value: \"\": \"spec.v\" must validate one and only one schema (oneOf). Found 2 valid alternatives"
-            ]
-        );
-    }
-
-    #[test]
-    fn ratcheting_drops_errors_of_unchanged_values() {
-        let s = Schema::parse(&spec(
-            json!({"size": {"type": "integer", "maximum": 10}, "other": {"type": "string"}}),
-        ));
-        let old = json!({"spec": {"size": 20, "other": "a"}});
-        let new = json!({"spec": {"size": 20, "other": "b"}});
-        let corr = Some(Corr {
-            old: &old,
-            schema: Some(&s),
-        });
-        assert!(validate(&s, &new, &FieldPath::nil(), corr).is_empty());
-        let changed = json!({"spec": {"size": 21, "other": "a"}});
-        assert_eq!(validate(&s, &changed, &FieldPath::nil(), corr).len(), 1);
-    }
-
-    #[test]
-    fn json_integers() {
-        assert!(is_json_integer(3.0));
-        assert!(is_json_integer(-3.0));
-        assert!(!is_json_integer(2.5));
-        assert!(is_json_integer(3.0000000001));
-        assert!(!is_json_integer(-3.0000000001));
-        assert!(!is_json_integer(1e300));
-    }
-}
+mod tests;

@@ -6,8 +6,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::errors::{FieldError, FieldPath, go_json};
+use super::errors::{FieldError, FieldPath};
 use super::model::{Additional, Schema};
+use crate::gofmt;
 
 const META_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
@@ -248,9 +249,9 @@ enum SetKey {
 impl SetKey {
     fn of(v: &Value) -> SetKey {
         match v {
-            Value::Object(_) | Value::Array(_) => SetKey::Compound(go_json(v)),
-            Value::Number(n) if !n.is_i64() => SetKey::Scalar(format!("f:{}", go_json(v))),
-            other => SetKey::Scalar(go_json(other)),
+            Value::Object(_) | Value::Array(_) => SetKey::Compound(gofmt::json(v)),
+            Value::Number(n) if !n.is_i64() => SetKey::Scalar(format!("f:{}", gofmt::json(v))),
+            other => SetKey::Scalar(gofmt::json(other)),
         }
     }
 }

@@ -4,9 +4,8 @@
 
 use std::fmt;
 
+use crate::gofmt;
 use serde_json::Value;
-
-use super::go_quote;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldOperator {
@@ -55,19 +54,6 @@ impl FieldSelector {
 
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
-    }
-
-    pub fn terms(&self) -> &[FieldRequirement] {
-        &self.terms
-    }
-
-    /// The value the selector requires `field` to equal, if it does (`RequiresExactMatch`),
-    /// e.g. `metadata.name` for `kubectl wait`.
-    pub fn exact_match(&self, field: &str) -> Option<&str> {
-        self.terms
-            .iter()
-            .find(|t| t.field == field && t.operator != FieldOperator::NotEquals)
-            .map(|t| t.value.as_str())
     }
 
     /// Checks each field label against the kind's field label conversion, in the order
@@ -254,14 +240,14 @@ impl Conversion {
             Refusal::NotSupported => format!("field label not supported: {label}"),
             Refusal::Job => format!(
                 "field label {} not supported for batchv1.Job",
-                go_quote(label)
+                gofmt::quote(label)
             ),
             Refusal::ResourceSlice => format!(
                 "field label not supported for resource.k8s.io/v1, Kind=ResourceSlice: {label}"
             ),
             Refusal::Default => format!(
                 "{} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
-                go_quote(label)
+                gofmt::quote(label)
             ),
         }
     }
@@ -455,17 +441,12 @@ mod tests {
         // A missing field is the empty string.
         assert!(sel("status.nominatedNodeName=").matches(&pod, "", "Pod"));
         assert!(sel("").matches(&pod, "", "Pod") && sel("").is_empty());
-        assert_eq!(
-            sel("metadata.name=web-1").exact_match("metadata.name"),
-            Some("web-1")
-        );
-        assert_eq!(sel("metadata.name!=x").exact_match("metadata.name"), None);
     }
 
     #[test]
     fn escaping() {
         let s = sel(r"metadata.name=a\,b\=c\\d");
-        assert_eq!(s.terms()[0].value, r"a,b=c\d");
+        assert_eq!(s.terms[0].value, r"a,b=c\d");
         assert_eq!(s.to_string(), r"metadata.name=a\,b\=c\\d");
         assert_eq!(
             FieldSelector::parse(r"a=b\x").unwrap_err(),
@@ -486,10 +467,10 @@ mod tests {
         // `!=` wins over the `=` inside it; the value may contain `!`.
         let s = sel("a!=b");
         assert_eq!(
-            (s.terms()[0].operator, s.terms()[0].value.as_str()),
+            (s.terms[0].operator, s.terms[0].value.as_str()),
             (FieldOperator::NotEquals, "b")
         );
-        assert_eq!(sel("a=!b").terms()[0].value, "!b");
+        assert_eq!(sel("a=!b").terms[0].value, "!b");
     }
 
     #[test]

@@ -5,8 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::builtin::age_column;
-use super::{ColumnDef, Row, age_since, human_duration, name_of, parse_time};
+use super::{ColumnDef, Row, age_column, age_since, human_duration, name_of, parse_time};
 
 pub(super) fn columns() -> Vec<ColumnDef> {
     vec![

@@ -33,16 +33,8 @@ use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseParams};
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use tracing::{debug, info, warn};
 
-use crate::http::{Election, Health};
-
-/// Default name of the Lease.
-pub const DEFAULT_LEASE_NAME: &str = "testjob-operator";
-/// Default lease duration in seconds: a standby takes over at most this long after the leader
-/// stopped renewing.
-pub const DEFAULT_LEASE_DURATION_SECONDS: u64 = 15;
-/// Default grace in seconds: the leader renews this long before the Lease expires; also the
-/// clock skew between replicas that is tolerated.
-pub const DEFAULT_LEASE_GRACE_SECONDS: u64 = 5;
+use crate::config::DEFAULT_LEASE_NAME;
+use crate::health::{Election, Health};
 
 /// How long a fresh holder waits before reading the Lease back (see the module docs).
 const CONFIRM_SETTLE: Duration = Duration::from_millis(300);

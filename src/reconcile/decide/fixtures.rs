@@ -3,7 +3,8 @@
 use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use serde_json::{Value, json};
 
-use super::{Decision, Outcome, Policy, decide};
+use super::{Decision, Outcome, decide};
+use crate::policy::Policy;
 use crate::{
     crd::{Phase, TestJob, TestJobSpec, TestJobStatus},
     pod::{RunnerDefaults, build_runner_pod},
@@ -52,10 +53,8 @@ pub fn finished_job(phase: Phase) -> TestJob {
 /// The job's own runner Pod, created at t=0, with `status` as its status.
 pub fn pod(status: Value) -> Pod {
     let defaults = RunnerDefaults {
-        resources: None,
-        image: "busybox:1.37".into(),
         command: vec!["true".into()],
-        timeout_seconds: None,
+        ..crate::config::Config::default().runner
     };
     let mut pod = build_runner_pod(&running(), 1, &defaults).expect("pod builds");
     pod.metadata.creation_timestamp = Some(Time(at(0)));

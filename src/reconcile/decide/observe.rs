@@ -9,23 +9,14 @@ use k8s_openapi::{
     jiff::{SignedDuration, Timestamp},
 };
 
-use super::Policy;
 use crate::{
     crd::Phase,
+    handover::SIDECAR,
     outcome::{Outcome, from_exit, reason, terminated_at},
     pod::RUNNER_CONTAINER,
+    policy::Policy,
     results::parse_report,
 };
-
-/// Container waiting reasons after which a runner will not start without outside help.
-const STUCK_WAITING_REASONS: [&str; 6] = [
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "ErrImageNeverPull",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-];
 
 /// Reasons that describe a container exit rather than a Pod-level event; a Pod reporting one of
 /// these is judged by its container's exit code.
@@ -40,6 +31,9 @@ const TIMEOUT_SLACK: Duration = Duration::from_secs(15);
 
 /// Termination grace period of Pods that set none (the Kubernetes default).
 const DEFAULT_GRACE_SECONDS: i64 = 30;
+/// How long after the runner's exit the report sidecar may take to hand the report over: the
+/// kubelet stops it at once and allows it a grace period (30 s by default).
+const HANDOVER_GRACE: Duration = Duration::from_secs(45);
 
 /// What the runner Pod of an attempt says.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +99,13 @@ pub(super) fn observe_pod(
             outcome.results = parse_report(terminated.message.as_deref()).results;
             return PodState::Ended(outcome);
         }
+        if let Some(left) = handing_over(pod, terminated, now) {
+            // The report sidecar hands the report over once the runner has exited; its end
+            // (a Pod update) brings the reconcile that reads it.
+            return PodState::Live {
+                requeue_after: left,
+            };
+        }
         return PodState::Ended(from_exit(attempt, terminated, now));
     }
 
@@ -121,14 +122,13 @@ pub(super) fn observe_pod(
         }
         Some("Succeeded") => {
             return PodState::Ended(Outcome {
-                attempt,
                 phase: Phase::Succeeded,
-                reason: reason::NO_RESULTS.into(),
-                message: format!("runner Pod {name} succeeded but reported no container status"),
-                exit_code: None,
-                results: vec![],
-                finished_at: now,
-                stop_pod: false,
+                ..Outcome::failed(
+                    attempt,
+                    reason::NO_RESULTS,
+                    format!("runner Pod {name} succeeded but reported no container status"),
+                    now,
+                )
             });
         }
         _ => {}
@@ -233,6 +233,36 @@ fn observe_start(
     }
 }
 
+/// How long to wait for the report sidecar of a Pod whose runner exited with `terminated`: it is
+/// still running and the runner ended less than [`HANDOVER_GRACE`] ago. `None`: no need to wait.
+fn handing_over(
+    pod: &Pod,
+    terminated: &ContainerStateTerminated,
+    now: Timestamp,
+) -> Option<Duration> {
+    let status = pod.status.as_ref()?;
+    if status
+        .phase
+        .as_deref()
+        .is_some_and(|p| p == "Succeeded" || p == "Failed")
+    {
+        return None;
+    }
+    let sidecar = status
+        .init_container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == SIDECAR)?;
+    let stopped = sidecar
+        .state
+        .as_ref()
+        .is_some_and(|s| s.terminated.is_some());
+    if stopped {
+        return None;
+    }
+    remaining(terminated_at(Some(terminated), now), HANDOVER_GRACE, now)
+}
+
 /// Whether the kubelet has taken the Pod on (it sets `startTime` before pulling images).
 pub(super) fn has_started(pod: &Pod) -> bool {
     pod.status
@@ -278,7 +308,7 @@ fn stuck_reason(waiting: &ContainerStateWaiting) -> Option<&str> {
     waiting
         .reason
         .as_deref()
-        .filter(|r| STUCK_WAITING_REASONS.contains(r))
+        .filter(|r| reason::STUCK_WAITING.contains(r))
 }
 
 /// When the Pod was deleted while its container was still running: the time of the deletion
@@ -310,7 +340,7 @@ pub(super) fn remaining(since: Timestamp, limit: Duration, now: Timestamp) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::{Decision, fixtures::*};
+    use crate::reconcile::decide::{Decision, fixtures::*};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use serde_json::json;
 
@@ -373,7 +403,7 @@ mod tests {
 
     #[test]
     fn stuck_containers_fail_after_the_grace_period() {
-        for stuck in STUCK_WAITING_REASONS {
+        for stuck in reason::STUCK_WAITING {
             let pod = waiting(stuck);
             assert_eq!(
                 decide_at(&running(), Some(&pod), 20),
@@ -440,6 +470,54 @@ mod tests {
             finished(decide_at(&running(), Some(&done), 60)).phase,
             Phase::Succeeded
         );
+    }
+
+    #[test]
+    fn a_finished_runner_waits_for_its_report_sidecar_to_hand_over() {
+        let with_sidecar = |pod_phase: &str, sidecar: serde_json::Value| {
+            let mut pod = terminated(pod_phase, 0, None);
+            if let Some(status) = pod.status.as_mut() {
+                status.init_container_statuses = Some(vec![
+                    serde_json::from_value(json!({
+                        "name": "report", "ready": true, "restartCount": 0, "image": "x",
+                        "imageID": "", "state": sidecar,
+                    }))
+                    .expect("status"),
+                ]);
+            }
+            pod
+        };
+        let live = json!({"running": {"startedAt": rfc3339(1)}});
+        let stopped =
+            json!({"terminated": {"exitCode": 0, "message": "{\"v\":1,\"missing\":true}"}});
+        // The runner ended at t=30; the sidecar still runs: wait, at most 45 s after the exit.
+        let handing = with_sidecar("Running", live.clone());
+        assert_eq!(
+            decide_at(&running(), Some(&handing), 40),
+            Decision::Wait {
+                requeue_after: Duration::from_secs(35)
+            }
+        );
+        assert!(matches!(
+            decide_at(&running(), Some(&handing), 80),
+            Decision::Finish(_)
+        ));
+        // Stopped, or the Pod is over: judge it now.
+        let done = with_sidecar("Running", stopped);
+        assert!(matches!(
+            decide_at(&running(), Some(&done), 40),
+            Decision::Finish(_)
+        ));
+        let over = with_sidecar("Succeeded", live);
+        assert!(matches!(
+            decide_at(&running(), Some(&over), 40),
+            Decision::Finish(_)
+        ));
+        // Without a sidecar (an older Pod): nothing to wait for.
+        assert!(matches!(
+            decide_at(&running(), Some(&terminated("Running", 0, None)), 40),
+            Decision::Finish(_)
+        ));
     }
 
     #[test]

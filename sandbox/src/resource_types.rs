@@ -37,6 +37,9 @@ pub struct CustomResourceInfo {
     pub schema: Option<Value>,
     pub printer_columns: Vec<PrinterColumn>,
     pub status_subresource: bool,
+    /// `selectableFields` of the served version, as field paths without the leading dot
+    /// (`spec.color`), for field selectors.
+    pub selectable_fields: Vec<String>,
 }
 
 /// One served group/version/resource.
@@ -66,24 +69,6 @@ impl ResourceType {
             self.version.clone()
         } else {
             format!("{}/{}", self.group, self.version)
-        }
-    }
-
-    /// `resource.group` as used in messages (`widgets.example.com`), or the plural for core.
-    pub fn group_resource(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.clone()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
-    }
-
-    /// `Kind.group` as used in `Invalid` messages (`Widget.example.com`), or the kind for core.
-    pub fn group_kind(&self) -> String {
-        if self.group.is_empty() {
-            self.kind.clone()
-        } else {
-            format!("{}.{}", self.kind, self.group)
         }
     }
 
@@ -507,6 +492,13 @@ pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
             schema: version["schema"].get("openAPIV3Schema").cloned(),
             printer_columns,
             status_subresource,
+            selectable_fields: version["selectableFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["jsonPath"].as_str())
+                .map(|path| path.trim_start_matches('.').to_string())
+                .collect(),
         }),
         group,
         version: version_name,

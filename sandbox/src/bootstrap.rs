@@ -1,0 +1,85 @@
+//! The objects a fresh cluster has before anyone writes: the system namespaces, the one node
+//! with its status, and the default RBAC policy (whose definitions `auth::rbac` provides). They
+//! are created through the normal write path, as kube-apiserver's post-start hooks do.
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::auth::rbac::{RBAC_GROUP, bootstrap_objects};
+use crate::ops::{self, WriteOptions};
+use crate::state::State;
+
+const BOOTSTRAP_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Creates every bootstrap object in a fresh sandbox.
+pub(crate) fn create_objects(state: &State) -> anyhow::Result<()> {
+    namespaces_and_node(state)?;
+    rbac_policy(state)
+}
+
+/// The objects a fresh cluster has: system namespaces (each with its `default` ServiceAccount)
+/// and the one node.
+fn namespaces_and_node(state: &State) -> anyhow::Result<()> {
+    let opts = WriteOptions::default();
+    let ns_type = state
+        .types
+        .find("", "v1", "namespaces")
+        .context("namespaces type")?;
+    for ns in BOOTSTRAP_NAMESPACES {
+        ops::create(
+            state,
+            &ns_type,
+            None,
+            json!({"metadata": {"name": ns}}),
+            &opts,
+        )
+        .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
+    }
+    let node_type = state.types.find("", "v1", "nodes").context("nodes type")?;
+    let name = state.node_name.clone();
+    let node = json!({
+        "metadata": {"name": name, "labels": {
+            "kubernetes.io/hostname": name, "kubernetes.io/os": std::env::consts::OS,
+            "kubernetes.io/arch": std::env::consts::ARCH, "node-role.kubernetes.io/control-plane": ""}},
+        "spec": {},
+    });
+    ops::create(state, &node_type, None, node, &opts)
+        .map_err(|e| anyhow::anyhow!("creating node: {e}"))?;
+    let now = crate::timestamp::now_rfc3339();
+    let status = json!({
+        "metadata": {"name": name},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}],
+            "addresses": [{"type": "InternalIP", "address": crate::kubelet::HOST_IP}, {"type": "Hostname", "address": name}],
+            "capacity": {"cpu": "2", "memory": "24Gi", "pods": "1000"},
+            "allocatable": {"cpu": "2", "memory": "24Gi", "pods": "1000"},
+            "nodeInfo": {"kubeletVersion": crate::discovery::SERVER_GIT_VERSION, "operatingSystem": std::env::consts::OS,
+                "architecture": std::env::consts::ARCH, "containerRuntimeVersion": "kube-sandbox://local-processes",
+                "kernelVersion": "", "osImage": "kube-sandbox", "kubeProxyVersion": "", "machineID": "", "systemUUID": "", "bootID": ""},
+        }
+    });
+    ops::update(state, &node_type, "", &name, Some("status"), status, &opts)
+        .map_err(|e| anyhow::anyhow!("setting node status: {e}"))?;
+    Ok(())
+}
+
+/// Creates the default ClusterRoles and ClusterRoleBindings every cluster starts with.
+fn rbac_policy(state: &State) -> anyhow::Result<()> {
+    let opts = WriteOptions::default();
+    for (plural, objects) in bootstrap_objects()? {
+        let rt = state
+            .types
+            .find(RBAC_GROUP, "v1", plural)
+            .with_context(|| format!("{plural} type"))?;
+        for obj in objects {
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            ops::create(state, &rt, None, obj, &opts)
+                .map_err(|e| anyhow::anyhow!("creating {plural} {name}: {e}"))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Starting a container instance for a pod worker: as a local process (`PodMode::Exec`, with
+//! the container's environment, working directory and termination-message file) or simulated
+//! from the pod's `sandbox.kube/` annotations (`PodMode::Simulate`), and what the status says
+//! when a start fails.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::super::logbuf::LogBuffer;
+use super::super::status::{CState, Kind, Terminated};
+use super::super::{HOST_IP, PodMode, exec};
+use super::{ANNOTATION_PREFIX, CONFIG_RETRY, Worker, WorkerMsg, new_container_id};
+
+impl Worker {
+    pub(super) fn start(&mut self, i: usize) {
+        match self.shared.mode {
+            PodMode::Exec => self.start_exec(i),
+            PodMode::Simulate => self.start_simulated(i),
+        }
+    }
+
+    /// Opens a new container instance: id, log, restart bookkeeping.
+    fn begin_instance(&mut self, i: usize) -> Arc<LogBuffer> {
+        let slot = &mut self.slots[i];
+        if slot.instance > 0 {
+            slot.restart_count += 1;
+            if let CState::Terminated(t) = &slot.state {
+                slot.last = Some(t.clone());
+            }
+            slot.prev_log = slot.log.take();
+        }
+        slot.instance += 1;
+        slot.container_id = Some(new_container_id());
+        let log = LogBuffer::new();
+        slot.log = Some(log.clone());
+        slot.restart_at = None;
+        slot.crash_message = None;
+        slot.term_sent = false;
+        slot.kill_sent = false;
+        slot.started = Some(Instant::now());
+        log
+    }
+
+    fn start_exec(&mut self, i: usize) {
+        let container = self.slots[i].spec.clone();
+        let env = {
+            let src = exec::EnvSource {
+                pod: &self.pod,
+                node_name: &self.shared.node_name,
+                pod_ip: &self.pod_ip,
+                host_ip: HOST_IP,
+                store: &*self.shared.store,
+            };
+            exec::container_env(&container, &src)
+        };
+        let env = match env {
+            Ok(env) => env,
+            Err(exec::ConfigError(message)) => {
+                let slot = &mut self.slots[i];
+                if let CState::Terminated(t) = &slot.state {
+                    slot.last = Some(t.clone());
+                }
+                slot.state = CState::Waiting {
+                    reason: "CreateContainerConfigError".into(),
+                    message,
+                };
+                slot.crash_message = None;
+                slot.restart_at = Some(Instant::now() + CONFIG_RETRY);
+                return;
+            }
+        };
+        let dir = match self.pod_dir() {
+            Ok(dir) => dir,
+            Err(message) => return self.fail_start(i, message),
+        };
+        let message_file = dir.join(format!("{}.termination-log", self.slots[i].name));
+        if let Err(e) = std::fs::write(&message_file, b"") {
+            return self.fail_start(i, format!("cannot create termination message file: {e}"));
+        }
+        self.slots[i].message_file = Some(message_file.clone());
+        let mounts = match exec::empty_dir_mounts(&self.pod, &container, &dir) {
+            Ok(mounts) => mounts,
+            Err(message) => return self.fail_start(i, message),
+        };
+        let launch =
+            match exec::build_launch(&container, env, &message_file, &mounts, &dir, self.name()) {
+                Ok(launch) => launch,
+                Err(message) => return self.fail_start(i, message),
+            };
+        let log = self.begin_instance(i);
+        let instance = self.slots[i].instance;
+        let tx = self.tx.clone();
+        let on_exit = Box::new(move |exit_code| {
+            let _ = tx.send(WorkerMsg::Exited {
+                slot: i,
+                instance,
+                exit_code,
+                finished_at: Utc::now(),
+            });
+        });
+        match exec::spawn(launch, log.clone(), self.shared.processes.clone(), on_exit) {
+            Ok(pgid) => {
+                let slot = &mut self.slots[i];
+                slot.pgid = Some(pgid);
+                slot.state = CState::Running {
+                    started_at: Utc::now(),
+                };
+            }
+            Err(message) => {
+                tracing::debug!(pod = %self.handle.name, container = %self.slots[i].name, %message, "container failed to start");
+                log.close();
+                self.record_start_error(i, message);
+            }
+        }
+    }
+
+    fn pod_dir(&mut self) -> Result<PathBuf, String> {
+        if let Some(dir) = &self.pod_dir {
+            return Ok(dir.path().to_path_buf());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("sandbox-pod-{}-", self.name()))
+            .tempdir()
+            .map_err(|e| format!("cannot create the pod directory: {e}"))?;
+        let path = dir.path().to_path_buf();
+        self.pod_dir = Some(dir);
+        Ok(path)
+    }
+
+    /// The runtime could not start the process: the container terminates as containerd reports it.
+    fn fail_start(&mut self, i: usize, message: String) {
+        let log = self.begin_instance(i);
+        log.close();
+        self.record_start_error(i, message);
+    }
+
+    fn record_start_error(&mut self, i: usize, message: String) {
+        let now = Utc::now();
+        let slot = &mut self.slots[i];
+        slot.state = CState::Terminated(Terminated {
+            exit_code: 128,
+            reason: "StartError".into(),
+            message,
+            started_at: Some(now),
+            finished_at: Some(now),
+            container_id: slot.container_id.clone(),
+        });
+        self.schedule_restart(i);
+    }
+
+    /// `sandbox.kube/<key>.<container>`, else `sandbox.kube/<key>` (regular containers only).
+    pub(super) fn annotation(&self, key: &str, i: usize) -> Option<String> {
+        let annotations = self.pod.pointer("/metadata/annotations")?;
+        let slot = &self.slots[i];
+        let specific = format!("{ANNOTATION_PREFIX}{key}.{}", slot.name);
+        if let Some(v) = annotations.get(&specific).and_then(Value::as_str) {
+            return Some(v.to_string());
+        }
+        if slot.kind != Kind::Regular {
+            return None;
+        }
+        annotations
+            .get(format!("{ANNOTATION_PREFIX}{key}"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    fn start_simulated(&mut self, i: usize) {
+        let log = self.begin_instance(i);
+        if let Some(text) = self.annotation("log", i) {
+            log.push_text(&text);
+        }
+        let seconds = self
+            .annotation("run-seconds", i)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0);
+        let code = self
+            .annotation("exit-code", i)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        self.slots[i].state = CState::Running {
+            started_at: Utc::now(),
+        };
+        match seconds {
+            Some(s) if s > 0.0 => {
+                self.slots[i].sim_end = Some(Instant::now() + Duration::from_secs_f64(s));
+            }
+            // A sidecar serves the others: unless told otherwise it runs until the pod stops it.
+            None if self.slots[i].kind == Kind::Sidecar => {}
+            _ => self.finish_instance(i, code, Utc::now()),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The watches that drive reconciles: TestJobs (cached, with the run queue and the memory of
+//! own writes following every event), the runner Pods they own (cached, for cleanup and for
+//! judging running attempts), and the run queue's wakeups.
+
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::{
+    Api, Resource,
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::{self},
+        reflector, watcher,
+    },
+};
+
+use super::Context;
+use crate::{
+    crd::TestJob,
+    pod::{MANAGED_BY_LABEL, MANAGER},
+};
+
+/// Drops `managedFields` from cached objects: nothing here reads them, they are often the
+/// largest part of an object, and a status write without them keeps the stored ones.
+fn without_managed_fields<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
+/// The kube-runtime `Controller` over `jobs` and their runner Pods in `pods`, wired to `ctx`:
+/// the run queue follows the TestJob watch (slot table, deletions) and wakes queued jobs through
+/// `reconcile_on`; the Pod cache serves cleanup. Call it again to start over (e.g. on a new
+/// leadership term); `Controller::store` gives the TestJob cache.
+pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controller<TestJob> {
+    let (job_cache, job_writer) = reflector::store();
+    let (pod_cache, pod_writer) = reflector::store();
+    let wakeups = ctx.queue.attach(job_cache.clone());
+    let pods_listed = ctx.set_pod_cache(pod_cache);
+    let queue = ctx.queue.clone();
+    let health = ctx.health.clone();
+    let writes = ctx.writes.clone();
+    let notifier = ctx.notifier.get().cloned();
+    let job_watch = watcher(jobs, watcher::Config::default()).modify(without_managed_fields);
+    let job_events = reflector::reflector(job_writer, job_watch)
+        .inspect_ok(move |event| {
+            queue.observe(event);
+            match event {
+                watcher::Event::Delete(job) => writes.forget(job),
+                watcher::Event::Apply(job) | watcher::Event::InitApply(job) => {
+                    if let Some(notifier) = &notifier {
+                        notifier.observe(job);
+                    }
+                }
+                watcher::Event::Init | watcher::Event::InitDone => {}
+            }
+            // The cache now holds a complete list. (Waiting on `Store::wait_until_ready` instead
+            // would race the controller's own wait: that signal wakes only its last waiter.)
+            if matches!(event, watcher::Event::InitDone) {
+                health.set_synced(true);
+            }
+        })
+        .applied_objects();
+    let pod_events = reflector::reflector(
+        pod_writer,
+        watcher(
+            pods,
+            watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}")),
+        )
+        .modify(without_managed_fields),
+    )
+    .inspect_ok(move |event| {
+        if matches!(event, watcher::Event::InitDone) {
+            pods_listed.send_replace(true);
+        }
+    })
+    .touched_objects();
+    Controller::for_stream(job_events, job_cache)
+        .owns_stream(pod_events)
+        .reconcile_on(wakeups)
+        .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
+}
