@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-tools.sh
 cargo build --release --bin testjob-operator
+# Wherever cargo builds (CARGO_TARGET_DIR, a workspace's target directory, …).
+target_dir=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 echo
 echo "kubectl and helm are in $PWD/.tools/bin (export PATH=\"$PWD/.tools/bin:\$PATH\")"
-exec target/release/testjob-operator sandbox \
+exec "$target_dir/release/testjob-operator" sandbox \
   --kubeconfig .sandbox/kubeconfig \
   --apply examples/minimal.yaml \
   --apply examples/steps.yaml \

@@ -34,7 +34,10 @@ pub enum Command {
     #[command(hide = true)]
     ReportSidecar(crate::sidecar::SidecarArgs),
     /// Start an in-memory cluster with the CRD and the controller, apply manifests, run until Ctrl-C.
+    // A second sandbox (or an operator) on the same machine must not collide: metrics on a free
+    // local port, printed in the log.
     #[cfg(feature = "sandbox")]
+    #[command(mut_arg("metrics_addr", |arg| arg.default_value("127.0.0.1:0")))]
     Sandbox(crate::sandbox_cmd::SandboxArgs),
 }
 

@@ -34,6 +34,9 @@ pub struct SandboxArgs {
     pub run: RunArgs,
 }
 
+/// kubectl's annotation of the configuration it last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// The field manager of the manifests this command applies.
 const FIELD_MANAGER: &str = "testjob-operator-sandbox";
 
@@ -154,13 +157,27 @@ async fn apply(client: &Client, doc: &serde_json::Value) -> anyhow::Result<Strin
         );
     };
     let name = obj.name_any();
+    let mut obj = obj;
     let api: Api<DynamicObject> = match caps.scope {
         Scope::Namespaced => {
             let ns = obj.namespace().unwrap_or_else(|| "default".to_string());
+            obj.metadata.namespace = Some(ns.clone());
             Api::namespaced_with(client.clone(), &ns, &resource)
         }
         Scope::Cluster => Api::all_with(client.clone(), &resource),
     };
+    // What `kubectl apply` records, so that a later `kubectl apply -f` of the same file is quiet
+    // (it warns about objects without it) and computes its three-way merge from it.
+    let mut recorded = doc.clone();
+    if let Some(ns) = &obj.metadata.namespace {
+        recorded["metadata"]["namespace"] = serde_json::Value::String(ns.clone());
+    }
+    if recorded["metadata"]["annotations"].is_null() {
+        recorded["metadata"]["annotations"] = serde_json::json!({});
+    }
+    let last_applied = format!("{}\n", serde_json::to_string(&recorded)?);
+    obj.annotations_mut()
+        .insert(LAST_APPLIED.to_owned(), last_applied);
     api.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER).force(),

@@ -562,6 +562,10 @@ fn grace_for_pod(pod: &Value, requested: Option<i64>) -> i64 {
         .max(0)
 }
 
+/// Namespaces that cannot be deleted (`metav1.NamespaceDefault`, `NamespaceSystem`,
+/// `NamespacePublic`).
+const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
 /// DELETE of one object, with preconditions, graceful deletion and cascading policy.
 pub fn delete(
     state: &State,
@@ -586,6 +590,12 @@ pub fn delete(
         ));
     }
     let outcome = state.store.update(&key, namespace, name, |current: &Obj| {
+        // The NamespaceLifecycle admission plugin (plugin/pkg/admission/namespace/lifecycle):
+        // `errors.NewForbidden(..., fmt.Errorf("this namespace may not be deleted"))` for the
+        // immortal namespaces; it runs as delete validation, so after the object was found.
+        if is_namespace && IMMORTAL_NAMESPACES.contains(&name) {
+            return Err(Stop::Api(forbidden(rt, name, "this namespace may not be deleted")));
+        }
         // rest.BeforeDelete checks preconditions first, naming the kind (not the resource).
         let by_kind = crate::errors::Qualified {
             group: &rt.group,

@@ -417,3 +417,32 @@ fn chunked_and_all_namespace_gets_and_namespace_deletion() {
         assert!(left.stderr.contains("No resources found"), "{left:?}");
     });
 }
+
+#[test]
+fn protected_namespaces_cannot_be_deleted() {
+    each_kubectl(|k| {
+        // kube-apiserver's NamespaceLifecycle admission (plugin/pkg/admission/namespace/lifecycle):
+        //   errors.NewForbidden(a.GetResource().GroupResource(), a.GetName(),
+        //       fmt.Errorf("this namespace may not be deleted"))
+        for ns in ["default", "kube-system", "kube-public"] {
+            let out = k.run(&["delete", "namespace", ns]);
+            assert!(!out.ok, "{out:?}");
+            assert_eq!(
+                out.stderr.trim(),
+                format!(
+                    "Error from server (Forbidden): namespaces \"{ns}\" is forbidden: this namespace may not be deleted"
+                ),
+                "{out:?}"
+            );
+        }
+        // Still there, and an ordinary namespace still goes.
+        k.ok(&["get", "namespace", "default"]);
+        let out = k.run_stdin(
+            &["create", "-f", "-"],
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: scratch\n",
+        );
+        assert!(out.ok, "{out:?}");
+        let out = k.run(&["delete", "namespace", "scratch", "--wait=false"]);
+        assert!(out.ok, "{out:?}");
+    });
+}

@@ -22,6 +22,8 @@ unreachable cluster exit 2 (\"could not run\").";
     name = "kubectl testjob",
     bin_name = "kubectl testjob",
     version,
+    // As in kubectl, a flag given twice takes its last value (`-n a … -n b`).
+    args_override_self = true,
     about = "Run TestJobs, wait for them with an exit code, read their results and logs",
     after_help = EXIT_CODES_HELP
 )]

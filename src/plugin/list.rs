@@ -58,9 +58,10 @@ pub async fn list(
     match args.output {
         Some(ListOutput::Name) => {
             for job in &items {
+                // kubectl's `-o name`: the lower-case kind, then the group.
                 println!(
                     "{}.{}/{}",
-                    TestJob::plural(&()),
+                    TestJob::kind(&()).to_ascii_lowercase(),
                     TestJob::group(&()),
                     job.metadata.name.as_deref().unwrap_or_default()
                 );

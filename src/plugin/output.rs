@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::crd::{TestJob, TestResult};
+use crate::crd::{ResultStatus, TestJob, TestResult};
 
 /// Lays out `rows` under `header` as kubectl does: each column as wide as its widest cell plus
 /// three spaces, the last one unpadded.
@@ -85,8 +85,11 @@ pub fn step_duration(ms: Option<i64>) -> String {
 
 /// The results table: NAME, STATUS, DURATION, MESSAGE, in status order (failures first).
 pub fn results_table(results: &[TestResult]) -> String {
-    let rows: Vec<Vec<String>> = results
-        .iter()
+    // A report's results already come failures first; a results file's come in its order.
+    let mut ordered: Vec<&TestResult> = results.iter().collect();
+    ordered.sort_by_key(|r| !matches!(r.status, ResultStatus::Failed | ResultStatus::Error));
+    let rows: Vec<Vec<String>> = ordered
+        .into_iter()
         .map(|r| {
             vec![
                 r.name.clone(),
