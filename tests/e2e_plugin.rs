@@ -22,12 +22,9 @@ use tokio::{
 
 use common::{TestEnv, package_file, parse_table};
 
-/// The kubectl the tests drive: `$TESTJOB_KUBECTL`, else the pinned one in `.tools/bin`.
+/// The kubectl the tests drive: the pinned one.
 fn kubectl() -> PathBuf {
-    std::env::var_os(common::KUBECTL_ENV)
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| package_file(".tools/bin/kubectl"))
+    testjob_testkit::tools::kubectl()
 }
 
 /// The PATH with the plugin's directory first, so that `kubectl testjob` runs this build.

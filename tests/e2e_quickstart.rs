@@ -12,15 +12,14 @@ use common::package_file;
 
 /// Runs kubectl with `kubeconfig`.
 async fn kubectl(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
-    let kubectl = std::env::var_os("TESTJOB_KUBECTL")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| package_file(".tools/bin/kubectl"));
-    Ok(tokio::process::Command::new(kubectl)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .await?)
+    Ok(
+        tokio::process::Command::new(testjob_testkit::tools::kubectl())
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(args)
+            .output()
+            .await?,
+    )
 }
 
 /// Waits until `job` in the sandbox of `kubeconfig` reports `phase`.

@@ -12,29 +12,6 @@ use tokio::process::Command;
 
 use common::TestEnv;
 
-/// The machine's own kubectl (1.32), besides the pinned one.
-fn system_kubectl() -> anyhow::Result<std::path::PathBuf> {
-    let pinned = pinned_kubectl();
-    std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("kubectl"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .find(|p| p.exists() && p.canonicalize().ok() != pinned.canonicalize().ok())
-        .context(
-            "no kubectl on PATH besides the pinned one: the machine image's kubectl is expected",
-        )
-}
-
-fn pinned_kubectl() -> std::path::PathBuf {
-    std::env::var_os("TESTJOB_KUBECTL")
-        .map(Into::into)
-        .unwrap_or_else(|| common::package_file(".tools/bin/kubectl"))
-}
-
 /// `kubectl get tj -o name --field-selector SELECTOR` with `kubectl`, as a set of job names.
 async fn selected(
     env: &TestEnv,
@@ -102,7 +79,10 @@ async fn field_selectors_find_a_tests_jobs_by_id_and_phase() -> anyhow::Result<(
             .map(|(name, _, _)| name.clone())
             .collect()
     };
-    let kubectls = [pinned_kubectl(), system_kubectl()?];
+    let system = testjob_testkit::tools::system_kubectl().context(
+        "no kubectl on PATH besides the pinned one: the machine image's kubectl is expected",
+    )?;
+    let kubectls = [testjob_testkit::tools::kubectl(), system];
     for kubectl in &kubectls {
         for id in ids {
             assert_eq!(

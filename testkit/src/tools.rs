@@ -31,6 +31,15 @@ pub fn kubernetes_validate() -> PathBuf {
     )
 }
 
+/// The machine's own kubectl (1.32 on our machines), for tests that run with both versions: the
+/// first `kubectl` on the PATH that is not the pinned one.
+pub fn system_kubectl() -> Option<PathBuf> {
+    let pinned = kubectl().canonicalize().ok();
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("kubectl"))
+        .find(|path| path.is_file() && path.canonicalize().ok() != pinned)
+}
+
 /// `$env`, else `<workspace>/<dir>/<name>`, else `<name>` (looked up on the PATH).
 fn tool(env: &str, dir: &str, name: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
