@@ -13,16 +13,15 @@ RUN mkdir -p src sandbox/src testkit/src bench/src \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs sandbox/src/lib.rs \
  && echo 'fn main() {}' > sandbox/src/main.rs \
  && touch testkit/src/lib.rs bench/src/lib.rs && echo 'fn main() {}' > bench/src/main.rs \
- && cargo build --release --locked --no-default-features -p testjob-operator \
+ && cargo build --release --locked --no-default-features -p testjob-operator --bin testjob-operator \
  && rm -rf src sandbox/src testkit/src bench/src
 COPY . .
 # Touch the sources so cargo rebuilds the placeholder crates.
 RUN touch src/main.rs src/lib.rs \
- && cargo build --release --locked --no-default-features -p testjob-operator \
- && cp target/release/testjob-operator /testjob-operator
+ && cargo build --release --locked --no-default-features -p testjob-operator --bin testjob-operator
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /testjob-operator /usr/local/bin/testjob-operator
+COPY --from=build /src/target/release/testjob-operator /usr/local/bin/testjob-operator
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/testjob-operator"]

@@ -126,7 +126,11 @@ def main():
     args = parser.parse_args()
     dockerfile = os.path.join(ROOT, "Dockerfile")
 
-    lint = subprocess.run([args.hadolint, dockerfile], capture_output=True, text=True)
+    lint = subprocess.run(
+        [args.hadolint, "--config", os.path.join(ROOT, ".hadolint.yaml"), dockerfile],
+        capture_output=True,
+        text=True,
+    )
     if lint.returncode != 0 or lint.stdout.strip():
         sys.exit(f"hadolint found problems:\n{lint.stdout}{lint.stderr}")
     print("hadolint: no warnings")

@@ -12,3 +12,5 @@ export TESTJOB_HELM="$PWD/.tools/bin/helm"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --no-fail-fast
+# The image's build, replayed without a container engine, and hadolint on the Dockerfile.
+python3 scripts/check-dockerfile.py

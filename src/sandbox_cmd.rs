@@ -175,7 +175,13 @@ async fn apply(client: &Client, doc: &serde_json::Value) -> anyhow::Result<Strin
     if recorded["metadata"]["annotations"].is_null() {
         recorded["metadata"]["annotations"] = serde_json::json!({});
     }
-    let last_applied = format!("{}\n", serde_json::to_string(&recorded)?);
+    // Go's json.Marshal, as kubectl writes it: HTML-significant characters escaped.
+    let last_applied = format!("{}\n", serde_json::to_string(&recorded)?)
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
     obj.annotations_mut()
         .insert(LAST_APPLIED.to_owned(), last_applied);
     api.patch(

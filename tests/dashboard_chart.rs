@@ -172,6 +172,7 @@ fn dashboard_rbac_is_read_only_without_wildcards() {
             ("", "pods", vec!["get", "list", "watch"]),
             ("", "pods/log", vec!["get"]),
             ("", "events", vec!["list"]),
+            ("", "configmaps", vec!["get"]),
         ];
         let expected: Vec<(String, String, Vec<String>)> = expected
             .iter()

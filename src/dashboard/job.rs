@@ -1,18 +1,22 @@
-//! The job page: the TestJob, its runner Pods, the current Pod's log and the job's events, read
-//! fresh from the API on each request (a job page is rare next to the list, and must be exact).
+//! The job page: the TestJob, its runner Pods, the current Pod's log (or the log the operator
+//! kept once the Pod is gone) and the job's events, read fresh from the API on each request (a
+//! job page is rare next to the list, and must be exact).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, LogParams};
 
+use tracing::debug;
+
+use crate::archive::config_map_name;
 use crate::crd::TestJob;
-use crate::dashboard::job_view;
 use crate::dashboard::serve::AppState;
+use crate::dashboard::{job_view, report};
 use crate::pod::pod_selector;
 
 /// Lines of a finished Pod's log shown on the page.
@@ -25,8 +29,10 @@ pub const LOG_LIMIT_BYTES: i64 = 256 * 1024;
 pub enum Log {
     /// The job has no runner Pod yet.
     NoPodYet,
-    /// The runner Pod is gone (cleaned up after success, or deleted).
+    /// The runner Pod is gone (cleaned up after success, or deleted) and no log was kept.
     PodDeleted(String),
+    /// The runner Pod is gone; the operator kept its log's tail (`keepLogs`): Pod, log.
+    Kept(String, String),
     /// The Pod runs: the page follows its log over `/jobs/{ns}/{name}/log?pod=...`.
     Live(String),
     /// The finished Pod's log (its end, at most [`LOG_LIMIT_BYTES`]).
@@ -118,7 +124,7 @@ async fn load(state: &AppState, namespace: &str, job: TestJob) -> JobData {
     let log = match current {
         None => Log::NoPodYet,
         Some(pod_name) => match pods.iter().find(|p| p.name_any() == pod_name) {
-            None => Log::PodDeleted(pod_name),
+            None => kept_log(state, namespace, &job, pod_name).await,
             Some(pod) if is_running(pod) => Log::Live(pod_name),
             Some(_) => {
                 let params = LogParams {
@@ -140,6 +146,25 @@ async fn load(state: &AppState, namespace: &str, job: TestJob) -> JobData {
         pods,
         log,
         events,
+    }
+}
+
+/// The log the operator kept of the deleted Pod `pod_name`, in the ConfigMap it keeps the
+/// attempt in, when the job owns that ConfigMap. Any failure to read it (none kept, no RBAC)
+/// leaves the page saying the log is gone, as it was before logs were kept.
+async fn kept_log(state: &AppState, namespace: &str, job: &TestJob, pod_name: String) -> Log {
+    let config_maps: Api<ConfigMap> = Api::namespaced(state.client.clone(), namespace);
+    let uid = job.uid().unwrap_or_default();
+    match config_maps.get_opt(&config_map_name(&pod_name)).await {
+        Ok(Some(config_map)) => match report::kept_log(&config_map, &uid) {
+            Some(log) => Log::Kept(pod_name, log),
+            None => Log::PodDeleted(pod_name),
+        },
+        Ok(None) => Log::PodDeleted(pod_name),
+        Err(error) => {
+            debug!(%error, pod = %pod_name, "cannot read the kept log");
+            Log::PodDeleted(pod_name)
+        }
     }
 }
 

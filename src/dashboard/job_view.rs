@@ -6,8 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use maud::{Markup, html};
 
-use crate::crd::{Phase, ResultStatus, TestJob, TestResult};
-use crate::dashboard::format::{human_duration, now};
+use crate::crd::{AttemptStatus, Phase, ReportStatus, ResultStatus, Summary, TestJob, TestResult};
+use crate::dashboard::format::{human_duration, now, run_time};
 use crate::dashboard::job::{JobData, Log, attempt_of, event_time};
 use crate::dashboard::views::{
     Chrome, PageKind, duration_text, encode, job_href, layout, phase_badge,
@@ -72,6 +72,44 @@ fn spec_section(job: &TestJob) -> Markup {
     }
 }
 
+/// Every count of a summary, e.g. `12/14 passed · 1 failed · 1 skipped`.
+fn summary_text(summary: &Summary) -> String {
+    format!(
+        "{} · {} failed · {} skipped",
+        summary.display(),
+        summary.failed,
+        summary.skipped
+    )
+}
+
+/// A size as people read it: `512 B`, `3.4 KiB`, `1.2 MiB`.
+fn size_text(bytes: i64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes.max(0) as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{:.1} MiB", b / KIB / KIB)
+    }
+}
+
+/// The download link of the stored report, with its format and size.
+fn report_link(job: &TestJob, report: &ReportStatus) -> Markup {
+    let href = format!(
+        "{}/report",
+        job_href(&job.namespace().unwrap_or_default(), &job.name_any())
+    );
+    html! {
+        a #report-link href=(href) { "Download report" }
+        " " span #report-info.muted { "(" (report.format) ", " (size_text(report.bytes)) ")" }
+        @if report.truncated {
+            " " span.error { "kept cut to fit a ConfigMap: the download is its first part" }
+        }
+    }
+}
+
 fn status_section(job: &TestJob) -> Markup {
     let status = job.status.clone().unwrap_or_default();
     let phase = status.phase.unwrap_or(Phase::Pending);
@@ -82,6 +120,8 @@ fn status_section(job: &TestJob) -> Markup {
             dl.grid {
                 dt { "Phase" } dd { (phase_badge(phase)) @if status.phase.is_none() { " (not picked up yet)" } }
                 dt { "Result" } dd { (status.result.as_deref().unwrap_or("–")) }
+                @if let Some(summary) = &status.summary { dt { "Summary" } dd #summary { (summary_text(summary)) } }
+                @if let Some(report) = &status.report { dt { "Report" } dd { (report_link(job, report)) } }
                 dt { "Attempt" } dd { (status.attempt.map_or("–".to_string(), |a| a.to_string())) }
                 dt { "Runner Pod" } dd.mono { (status.pod_name.as_deref().unwrap_or("–")) }
                 dt { "Exit code" } dd { (status.exit_code.map_or("–".to_string(), |c| c.to_string())) }
@@ -112,40 +152,90 @@ fn status_section(job: &TestJob) -> Markup {
     }
 }
 
-fn attempts_section(pods: &[Pod]) -> Markup {
+/// When an attempt ended, how long it ran.
+fn attempt_duration(attempt: &AttemptStatus) -> String {
+    match (&attempt.start_time, &attempt.completion_time) {
+        (Some(start), Some(end)) => run_time(start.0.as_second(), end.0.as_second()),
+        _ => "–".to_string(),
+    }
+}
+
+/// `status.attempts` (every attempt, also those whose Pod is gone), with the phase of each
+/// attempt's Pod while it exists.
+fn status_attempts(attempts: &[AttemptStatus], pods: &[Pod]) -> Markup {
+    html! {
+        div.scroll { table #attempts {
+            thead { tr { th { "Attempt" } th { "Phase" } th { "Reason" } th { "Exit code" } th { "Result" } th { "Started" } th { "Duration" } th { "Pod" } th { "Pod phase" } } }
+            tbody { @for a in attempts {
+                @let pod = a.pod_name.as_deref().and_then(|name| pods.iter().find(|p| p.name_any() == name));
+                tr {
+                    td { (a.attempt) }
+                    td { @match a.phase { Some(phase) => (phase_badge(phase)), None => "–" } }
+                    td { (a.reason.as_deref().unwrap_or("–")) }
+                    td { (a.exit_code.map_or("–".to_string(), |c| c.to_string())) }
+                    td { (a.summary.as_ref().map_or("–".to_string(), Summary::display)) }
+                    td { (age(a.start_time.as_ref())) }
+                    td { (attempt_duration(a)) }
+                    td.mono { (a.pod_name.as_deref().unwrap_or("–")) }
+                    td { @match pod {
+                        Some(pod) => (pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("–")),
+                        None => span.muted { "deleted" },
+                    } }
+                }
+            } }
+        } }
+    }
+}
+
+fn pods_table(pods: &[Pod]) -> Markup {
+    html! {
+        div.scroll { table {
+            thead { tr { th { "Attempt" } th { "Pod" } th { "Pod phase" } th { "Exit code" } th { "Created" } } }
+            tbody { @for pod in pods {
+                @let status = pod.status.as_ref();
+                @let terminated = status
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .and_then(|c| c.first())
+                    .and_then(|c| c.state.as_ref())
+                    .and_then(|s| s.terminated.as_ref());
+                tr {
+                    td { (attempt_of(pod)) }
+                    td.mono { (pod.name_any()) }
+                    td { (status.and_then(|s| s.phase.as_deref()).unwrap_or("–")) }
+                    td { (terminated.map_or("–".to_string(), |t| t.exit_code.to_string())) }
+                    td { (age(pod.metadata.creation_timestamp.as_ref())) }
+                }
+            } }
+        } }
+    }
+}
+
+fn attempts_section(attempts: &[AttemptStatus], pods: &[Pod]) -> Markup {
     html! {
         section.card {
             h2 { "Attempts" }
-            @if pods.is_empty() {
+            @if !attempts.is_empty() {
+                (status_attempts(attempts, pods))
+            } @else if pods.is_empty() {
                 p.muted { "No runner Pods exist (none started yet, or they were cleaned up)." }
             } @else {
-                div.scroll { table {
-                    thead { tr { th { "Attempt" } th { "Pod" } th { "Pod phase" } th { "Exit code" } th { "Created" } } }
-                    tbody { @for pod in pods {
-                        @let status = pod.status.as_ref();
-                        @let terminated = status
-                            .and_then(|s| s.container_statuses.as_ref())
-                            .and_then(|c| c.first())
-                            .and_then(|c| c.state.as_ref())
-                            .and_then(|s| s.terminated.as_ref());
-                        tr {
-                            td { (attempt_of(pod)) }
-                            td.mono { (pod.name_any()) }
-                            td { (status.and_then(|s| s.phase.as_deref()).unwrap_or("–")) }
-                            td { (terminated.map_or("–".to_string(), |t| t.exit_code.to_string())) }
-                            td { (age(pod.metadata.creation_timestamp.as_ref())) }
-                        }
-                    } }
-                } }
+                (pods_table(pods))
             }
         }
     }
 }
 
-fn results_section(results: &[TestResult]) -> Markup {
+fn results_section(results: &[TestResult], omitted: Option<&Summary>) -> Markup {
     html! {
         section.card {
             h2 { "Results" }
+            @if let Some(omitted) = omitted.filter(|o| o.total > 0) {
+                p.muted #results-omitted {
+                    "Showing " (results.len()) " results, failures first; " (omitted.total)
+                    " more are left out of the status (" (omitted.passed) " passed, " (omitted.failed)
+                    " failed, " (omitted.skipped) " skipped): the stored report has them all."
+                }
+            }
             @if results.is_empty() {
                 p.muted { "No results reported." }
             } @else {
@@ -175,6 +265,10 @@ fn log_section(data: &JobData) -> Markup {
             @match &data.log {
                 Log::NoPodYet => p.muted { "No runner Pod yet." },
                 Log::PodDeleted(pod) => p.muted #log-gone { "Log no longer available: the runner Pod " code { (pod) } " was deleted." },
+                Log::Kept(pod, text) => {
+                    p.muted #log-kept { "Kept log (last 64 KiB): the runner Pod " code { (pod) } " was deleted." }
+                    pre #log.log { (text) }
+                }
                 Log::Live(pod) => {
                     p.muted { "Pod " code { (pod) } " · " span #log-state { "following" } }
                     pre #log.log data-stream={ (job_href(&ns, &name)) "/log?pod=" (encode(pod)) } {}
@@ -217,6 +311,7 @@ fn events_section(data: &JobData) -> Markup {
 pub fn page(chrome: &Chrome, data: &JobData) -> Markup {
     let job = &data.job;
     let name = job.name_any();
+    let status = job.status.as_ref();
     let phase = job
         .status
         .as_ref()
@@ -231,9 +326,12 @@ pub fn page(chrome: &Chrome, data: &JobData) -> Markup {
             (status_section(job))
             (spec_section(job))
         }
-        (results_section(job.status.as_ref().map_or(&[][..], |s| &s.results[..])))
+        (results_section(
+            status.map_or(&[][..], |s| &s.results[..]),
+            status.and_then(|s| s.results_omitted.as_ref()),
+        ))
         (log_section(data))
-        (attempts_section(&data.pods))
+        (attempts_section(status.map_or(&[][..], |s| &s.attempts[..]), &data.pods))
         (events_section(data))
     };
     layout(chrome, PageKind::Job, &name, body)

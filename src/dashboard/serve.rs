@@ -19,7 +19,7 @@ use crate::dashboard::args::DashboardArgs;
 use crate::dashboard::cache::{self, Index};
 use crate::dashboard::list::{ListQuery, list};
 use crate::dashboard::views::{self, Chrome};
-use crate::dashboard::{assets, job, queue, sse};
+use crate::dashboard::{assets, job, queue, report, sse};
 
 /// The Content-Security-Policy of every response: only this server's own script, styles and
 /// images, no inline script or style, no framing, no form posts elsewhere.
@@ -151,6 +151,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(list_page))
         .route("/jobs/{namespace}/{name}", get(job::page))
         .route("/jobs/{namespace}/{name}/log", get(sse::log))
+        .route("/jobs/{namespace}/{name}/report", get(report::download))
         .route("/queue", get(queue::page))
         .route("/api/queue", get(queue::api))
         .route("/events", get(sse::changes))

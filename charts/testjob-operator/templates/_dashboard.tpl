@@ -42,4 +42,8 @@ Pods and their logs, watch a runner Pod until its container starts, and list the
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["list"]
+# The report ConfigMap a job's status names: the stored report and the kept log.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get"]
 {{- end }}
