@@ -35,8 +35,8 @@ pub const VOLUME: &str = "testjob-report";
 pub const MOUNT_PATH: &str = "/testjob";
 /// Where the runner writes its report (`$TESTJOB_REPORT_FILE`).
 pub const REPORT_FILE: &str = "/testjob/report";
-/// The largest report handed over (16 MiB); a larger one is refused unread.
-pub const MAX_REPORT_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest report handed over: the largest the parsers read; a larger one is refused unread.
+pub const MAX_REPORT_BYTES: u64 = crate::report::MAX_REPORT_BYTES as u64;
 
 /// The kubelet keeps at most 4096 bytes of a termination message; leave room.
 const MESSAGE_LIMIT: usize = 4000;
