@@ -45,6 +45,11 @@ pub mod reason {
     pub const SLOT_ASSIGNED: &str = "SlotAssigned";
     /// The kernel killed the runner for using more memory than its limit.
     pub const OOM_KILLED: &str = "OOMKilled";
+    /// The container runtime could not start the runner (containerd's `StartError`, Docker's
+    /// `ContainerCannotRun`), e.g. because its command does not exist: no test ran.
+    pub const START_ERROR: &str = "StartError";
+    /// What runtimes report in `terminated.reason` when they could not start a container.
+    pub const NOT_STARTED: [&str; 2] = [START_ERROR, "ContainerCannotRun"];
     /// Container waiting reasons after which a runner will not start without outside help; an
     /// attempt stuck in one past the start grace fails with it.
     pub const STUCK_WAITING: [&str; 6] = [
@@ -61,7 +66,7 @@ pub mod reason {
     pub fn is_infrastructure(reason: &str) -> bool {
         matches!(
             reason,
-            POD_DELETED | POD_FAILED | OOM_KILLED | UNSCHEDULABLE
+            POD_DELETED | POD_FAILED | OOM_KILLED | UNSCHEDULABLE | START_ERROR
         ) || STUCK_WAITING.contains(&reason)
     }
 }
@@ -141,6 +146,17 @@ pub fn from_exit(attempt: i32, terminated: &ContainerStateTerminated, now: Times
             message = format!("{message}, but {problem}");
         }
         (Phase::Succeeded, reason, message)
+    } else if let Some(runtime) = terminated
+        .reason
+        .as_deref()
+        .filter(|r| reason::NOT_STARTED.contains(r))
+    {
+        // The runtime's message (e.g. `exec: "pytest": executable file not found in $PATH`)
+        // is the runtime's, not the runner's: it says why no test ran.
+        let detail = terminated.message.as_deref().map(tail).unwrap_or_default();
+        let message =
+            format!("the runner could not be started ({runtime}, exit code {exit_code}): {detail}");
+        (Phase::Failed, reason::START_ERROR, message)
     } else {
         let reason = match terminated.reason.as_deref() {
             Some(reason::OOM_KILLED) => reason::OOM_KILLED,
@@ -308,6 +324,27 @@ mod tests {
             silent.message,
             "runner exited with code 2; no results file was written"
         );
+    }
+
+    #[test]
+    fn a_runner_that_could_not_start_is_not_a_test_failure() {
+        let mut start = exited(
+            128,
+            Some("exec: \"nope\": executable file not found in $PATH"),
+        );
+        start.reason = Some("StartError".into());
+        let outcome = from_exit(1, &start, at(30));
+        assert_eq!(
+            (outcome.phase, outcome.reason.as_str()),
+            (Phase::Failed, reason::START_ERROR)
+        );
+        assert!(
+            outcome.message.contains("executable file not found"),
+            "{}",
+            outcome.message
+        );
+        assert!(reason::is_infrastructure(&outcome.reason));
+        assert!(outcome.results.is_empty());
     }
 
     #[test]

@@ -124,6 +124,15 @@ async fn run_wait_exits_with_the_outcome_and_the_other_commands_work() -> anyhow
             }}
         }),
     )?;
+    let missing = manifest_file(
+        dir.path(),
+        "missing",
+        &json!({
+            "apiVersion": "testjob.dev/v1alpha1", "kind": "TestJob",
+            "metadata": {"name": "missing"},
+            "spec": {"testId": "config", "runner": {"command": ["no-such-test-tool", "--all"]}}
+        }),
+    )?;
     let tap = manifest_file(
         dir.path(),
         "tap",
@@ -134,16 +143,18 @@ async fn run_wait_exits_with_the_outcome_and_the_other_commands_work() -> anyhow
                 "printf 'TAP version 13\\n1..3\\nok 1 - login\\nok 2 - cart # SKIP no cart\\nok 3 - pay\\n' > \"$TESTJOB_REPORT_FILE\""]}}
         }),
     )?;
-    let (failed, passed, not_run, tapped) = tokio::join!(
+    let (failed, passed, not_run, not_started, tapped) = tokio::join!(
         run(&env, &["run", "-f", &failing.to_string_lossy(), "--wait"]),
         run(&env, &["run", "-f", &steps.to_string_lossy(), "--wait"]),
         run(
             &env,
             &["run", "-f", &unrunnable, "--wait", "--timeout", "2m"]
         ),
+        run(&env, &["run", "-f", &missing, "--wait", "--timeout", "2m"]),
         run(&env, &["run", "-f", &tap, "--wait"]),
     );
-    let (failed, passed, not_run, tapped) = (failed?, passed?, not_run?, tapped?);
+    let (failed, passed, not_run, not_started, tapped) =
+        (failed?, passed?, not_run?, not_started?, tapped?);
     let log = env.operator_log();
 
     // examples/failing.yaml: the table (failures first), the summary line, exit code 1.
@@ -211,6 +222,14 @@ async fn run_wait_exits_with_the_outcome_and_the_other_commands_work() -> anyhow
         not_run.stdout.contains("(CreateContainerConfigError)"),
         "{}",
         not_run.stdout
+    );
+    // A runner whose command does not exist never ran a test: exit code 2, not 1.
+    ensure!(
+        not_started.code == 2 && not_started.stdout.contains("(StartError)"),
+        "command not found: {} {} {}\n{log}",
+        not_started.code,
+        not_started.stdout,
+        not_started.stderr
     );
 
     // results --format tap: the stored report byte for byte, as status.report says.
@@ -285,7 +304,7 @@ async fn run_wait_exits_with_the_outcome_and_the_other_commands_work() -> anyhow
         "{}",
         listed.stdout
     );
-    ensure!(parse_table(&listed.stdout).len() == 4, "{}", listed.stdout);
+    ensure!(parse_table(&listed.stdout).len() == 5, "{}", listed.stdout);
     let by_test = run(&env, &["list", "--test", "4711", "-o", "name"]).await?;
     ensure!(
         by_test.stdout.trim() == format!("testjob.testjob.dev/{failing_name}"),
@@ -300,7 +319,11 @@ async fn run_wait_exits_with_the_outcome_and_the_other_commands_work() -> anyhow
         .collect();
     failed_names.sort();
     let unrunnable_name = created_name(&not_run.stdout)?;
-    let mut expected = vec![failing_name.clone(), unrunnable_name];
+    let mut expected = vec![
+        failing_name.clone(),
+        unrunnable_name,
+        created_name(&not_started.stdout)?,
+    ];
     expected.sort();
     ensure!(failed_names == expected, "{}", by_phase.stdout);
     let all = run(&env, &["list", "-A", "--test", "220"]).await?;

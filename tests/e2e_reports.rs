@@ -100,7 +100,7 @@ async fn real_test_tools_reports_land_exactly_in_status_and_come_back_byte_for_b
     let dir = tempfile::tempdir()?;
     let junit = dir.path().join("generated.xml");
     std::fs::write(&junit, samples::sample_junit(5000, 1 << 20))?;
-    let python = package_file(".tools/venv/bin/python");
+    let python = testjob_testkit::tools::python();
     let suite = fixture("pytest");
     let manifests = [
         job(

@@ -18,8 +18,11 @@ shift
 namespace=${K8S_NAMESPACE:-default}
 collection="$K8S_SERVER/apis/testjob.dev/v1alpha1/namespaces/$namespace/testjobs"
 
+# Always called in a subshell ($(api …) or api … &): `exec` makes that subshell curl itself, so
+# that $! below is curl's pid and killing it ends the watch (killing a subshell would leave curl
+# streaming until the server's timeout).
 api() {
-  curl --silent --show-error --fail-with-body ${K8S_CA_FILE:+--cacert "$K8S_CA_FILE"} \
+  exec curl --silent --show-error --fail-with-body ${K8S_CA_FILE:+--cacert "$K8S_CA_FILE"} \
     -H "Authorization: Bearer $K8S_TOKEN" -H "Accept: application/json" "$@"
 }
 

@@ -10,8 +10,9 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes of `run --wait`, `run --follow` and `rerun` with either:
   0  the job succeeded
   1  the tests failed: the runner ran and exited non-zero (reason TestsFailed)
-  2  the job could not run or did not finish: image or config errors, Pod deleted or rejected,
-     unschedulable, OOM-killed, its time limit, a lost report …, or --timeout ran out
+  2  the job could not run or did not finish: image or config errors, a command that does not
+     start, Pod deleted or rejected, unschedulable, OOM-killed, its time limit, a lost report …,
+     or --timeout ran out
   3  the job was cancelled
 Every other command exits 0 on success. Usage errors, API errors (NotFound, Forbidden …) and an
 unreachable cluster exit 2 (\"could not run\").";

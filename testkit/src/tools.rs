@@ -1,5 +1,6 @@
-//! The pinned command-line tools the tests drive: kubectl, helm and kubernetes-validate.
-//! `$TESTJOB_KUBECTL` / `$TESTJOB_HELM` / `$TESTJOB_KUBERNETES_VALIDATE` when set, else where
+//! The pinned command-line tools the tests drive: kubectl, helm, kubernetes-validate and the
+//! virtualenv's Python. `$TESTJOB_KUBECTL` / `$TESTJOB_HELM` / `$TESTJOB_KUBERNETES_VALIDATE` /
+//! `$TESTJOB_PYTHON` when set, else where
 //! `scripts/install-tools.sh` installs the pinned versions in the workspace (`.tools/bin/`,
 //! `.tools/venv/bin/`), else the name alone, found on the PATH.
 
@@ -11,6 +12,8 @@ pub const KUBECTL_ENV: &str = "TESTJOB_KUBECTL";
 pub const HELM_ENV: &str = "TESTJOB_HELM";
 /// Environment variable naming the kubernetes-validate program to use.
 pub const KUBERNETES_VALIDATE_ENV: &str = "TESTJOB_KUBERNETES_VALIDATE";
+/// Environment variable naming the Python (with the `kubernetes` client) to run examples with.
+pub const PYTHON_ENV: &str = "TESTJOB_PYTHON";
 
 /// The kubectl to run.
 pub fn kubectl() -> PathBuf {
@@ -29,6 +32,11 @@ pub fn kubernetes_validate() -> PathBuf {
         ".tools/venv/bin",
         "kubernetes-validate",
     )
+}
+
+/// The Python of the tools' virtualenv, which has the official `kubernetes` client and pytest.
+pub fn python() -> PathBuf {
+    tool(PYTHON_ENV, ".tools/venv/bin", "python3")
 }
 
 /// The machine's own kubectl (1.32 on our machines), for tests that run with both versions: the
