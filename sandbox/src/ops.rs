@@ -258,7 +258,6 @@ fn create_tracked(
         }
     }
     let name = meta_str(&obj, "name").to_string();
-    admission::validate_name(rt, &name)?;
     if rt.namespaced {
         let ns = meta_str(&obj, "namespace").to_string();
         let key = StorageKey::new("", "namespaces");
@@ -307,9 +306,17 @@ fn create_tracked(
     } else {
         remove_key(meta, "generation");
     }
-    admission::on_create(state, rt, &mut obj)?;
+    let meta_errors = admission::on_create(state, rt, &mut obj)?;
     let warnings = if rt.is_custom() {
-        admission::custom_resource(state, rt, &mut obj, None, opts.field_validation, false)?
+        admission::custom_resource(
+            state,
+            rt,
+            &mut obj,
+            None,
+            opts.field_validation,
+            false,
+            meta_errors,
+        )?
     } else {
         Vec::new()
     };
@@ -410,7 +417,7 @@ fn next_version(
     new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
     new["apiVersion"] = current["apiVersion"].clone();
     new["kind"] = current["kind"].clone();
-    admission::on_update(state, rt, current, &mut new, sub)?;
+    let meta_errors = admission::on_update(state, rt, current, &mut new, sub)?;
     if rt.is_custom() {
         *warnings = admission::custom_resource(
             state,
@@ -419,6 +426,7 @@ fn next_version(
             Some(current),
             opts.field_validation,
             sub == Some("status"),
+            meta_errors,
         )?;
     }
     match tracking {
