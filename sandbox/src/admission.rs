@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 use crate::errors::{ApiError, ApiResult, bad_request};
 use crate::resource_types::{ResourceType, type_from_crd};
 use crate::schema::{CompiledSchema, FieldError, invalid_status, resolve_field_path};
-use crate::validation;
 use crate::state::State;
 use crate::timestamp::now_rfc3339;
+use crate::validation;
 
 /// How unknown fields are treated (`fieldValidation` query parameter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -38,7 +38,9 @@ impl NameRule {
     /// The messages of the name function for `name` (`prefix`: it is a generateName).
     pub fn check(self, name: &str, prefix: bool) -> Vec<String> {
         match self {
-            NameRule::Subdomain => names::dns1123_subdomain(&names::mask_trailing_dash(name, prefix)),
+            NameRule::Subdomain => {
+                names::dns1123_subdomain(&names::mask_trailing_dash(name, prefix))
+            }
             NameRule::Label => names::dns1123_label(&names::mask_trailing_dash(name, prefix)),
             NameRule::Label1035 => names::dns1035_label(&names::mask_trailing_dash(name, prefix)),
             NameRule::PathSegment => path_segment(name, prefix),
@@ -87,7 +89,10 @@ fn annotations(map: &Map<String, Value>, path: &str) -> Vec<FieldError> {
         total += k.len() + v.as_str().map_or(0, str::len);
     }
     if total > TOTAL_ANNOTATION_SIZE_LIMIT {
-        errs.push(FieldError::too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT as i64));
+        errs.push(FieldError::too_long(
+            path,
+            TOTAL_ANNOTATION_SIZE_LIMIT as i64,
+        ));
     }
     errs
 }
@@ -181,7 +186,10 @@ fn common(meta: &Value) -> Vec<FieldError> {
         &string_map(meta, "annotations"),
         "metadata.annotations",
     ));
-    let refs = meta["ownerReferences"].as_array().cloned().unwrap_or_default();
+    let refs = meta["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     errs.extend(owner_references(&refs, "metadata.ownerReferences"));
     let fins = meta["finalizers"].as_array().cloned().unwrap_or_default();
     errs.extend(finalizers(&fins, "metadata.finalizers"));
@@ -194,7 +202,11 @@ pub fn on_create(rule: NameRule, meta: &Value) -> Vec<FieldError> {
     let generate = meta["generateName"].as_str().unwrap_or_default();
     if !generate.is_empty() {
         for msg in rule.check(generate, true) {
-            errs.push(FieldError::invalid("metadata.generateName", json!(generate), msg));
+            errs.push(FieldError::invalid(
+                "metadata.generateName",
+                json!(generate),
+                msg,
+            ));
         }
     }
     let name = meta["name"].as_str().unwrap_or_default();
@@ -272,24 +284,51 @@ mod tests {
                 {"apiVersion": "", "kind": "A", "name": "a", "uid": "1", "controller": true},
                 {"apiVersion": "v1", "kind": "", "name": "", "uid": "", "controller": true}]});
         let m = messages(&on_create(NameRule::Subdomain, &bad));
-        assert!(m[0].starts_with("metadata.generateName: Invalid value: \"Web-\": a lowercase RFC 1123 subdomain"));
-        assert!(m[1].starts_with("metadata.name: Invalid value: \"Web\": a lowercase RFC 1123 subdomain"));
-        assert!(m[2].starts_with("metadata.labels: Invalid value: \"bad key!\": name part must consist of"));
-        assert!(m[3].starts_with("metadata.labels: Invalid value: \"-bad\": a valid label must be an empty string"));
-        assert!(m[4].starts_with("metadata.annotations: Invalid value: \"a b\": name part must consist of"));
-        assert_eq!(m[5], "metadata.ownerReferences.apiVersion: Invalid value: \"\": version must not be empty");
-        assert_eq!(m[6], "metadata.ownerReferences.kind: Invalid value: \"\": must not be empty");
-        assert_eq!(m[7], "metadata.ownerReferences.name: Invalid value: \"\": must not be empty");
-        assert_eq!(m[8], "metadata.ownerReferences.uid: Invalid value: \"\": must not be empty");
+        assert!(m[0].starts_with(
+            "metadata.generateName: Invalid value: \"Web-\": a lowercase RFC 1123 subdomain"
+        ));
+        assert!(
+            m[1].starts_with(
+                "metadata.name: Invalid value: \"Web\": a lowercase RFC 1123 subdomain"
+            )
+        );
+        assert!(m[2].starts_with(
+            "metadata.labels: Invalid value: \"bad key!\": name part must consist of"
+        ));
+        assert!(m[3].starts_with(
+            "metadata.labels: Invalid value: \"-bad\": a valid label must be an empty string"
+        ));
+        assert!(m[4].starts_with(
+            "metadata.annotations: Invalid value: \"a b\": name part must consist of"
+        ));
+        assert_eq!(
+            m[5],
+            "metadata.ownerReferences.apiVersion: Invalid value: \"\": version must not be empty"
+        );
+        assert_eq!(
+            m[6],
+            "metadata.ownerReferences.kind: Invalid value: \"\": must not be empty"
+        );
+        assert_eq!(
+            m[7],
+            "metadata.ownerReferences.name: Invalid value: \"\": must not be empty"
+        );
+        assert_eq!(
+            m[8],
+            "metadata.ownerReferences.uid: Invalid value: \"\": must not be empty"
+        );
         assert!(m[9].ends_with("Only one reference can have Controller set to true. Found \"true\" in references for A/a and /"));
-        assert!(m[10].starts_with("metadata.finalizers: Invalid value: \"bad finalizer\": name part"));
+        assert!(
+            m[10].starts_with("metadata.finalizers: Invalid value: \"bad finalizer\": name part")
+        );
         assert!(m[11].ends_with("finalizer orphan and foregroundDeletion cannot be both set"));
         assert_eq!(m.len(), 12);
         assert_eq!(
             messages(&on_create(NameRule::Subdomain, &json!({}))),
             ["metadata.name: Required value: name or generateName is required"]
         );
-        let big = json!({"name": "a", "annotations": {"k": "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT)}});
+        let big =
+            json!({"name": "a", "annotations": {"k": "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT)}});
         assert_eq!(
             messages(&on_create(NameRule::Subdomain, &big)),
             ["metadata.annotations: Too long: may not be more than 262144 bytes"]
@@ -304,7 +343,9 @@ mod tests {
         let new = json!({"finalizers": ["a.io/x", "b.io/y"]});
         assert_eq!(
             messages(&on_update(&new, &old)),
-            ["metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"b.io/y\"}"]
+            [
+                "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"b.io/y\"}"
+            ]
         );
         assert!(on_update(&new, &json!({"finalizers": []})).is_empty());
     }

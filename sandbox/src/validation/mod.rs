@@ -40,12 +40,24 @@ pub fn on_create(rt: &ResourceType, obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-/// The errors of an update of the main resource. Built-in kinds validate the new object in full
-/// after the metadata update rules (`ValidateConfigMapUpdate` calls `ValidateConfigMap`,
-/// `ValidatePodUpdate` calls `validatePodMetadataAndSpec`, …); custom resources only the update
-/// rules of their metadata, then their schema.
+/// `validateCommonFields` of the generic registry's `BeforeUpdate` (staging/src/k8s.io/apiserver/
+/// pkg/registry/rest/update.go): `ValidateObjectMetaAccessor` with the path-segment name rule,
+/// then `ValidateObjectMetaAccessorUpdate`, before the strategy's own `ValidateUpdate`. So an
+/// invalid label on an update is reported by each of them, as kube-apiserver reports it.
+fn common_fields(old: &Value, new: &Value) -> Vec<FieldError> {
+    let mut errs = meta::on_create(NameRule::PathSegment, &new["metadata"]);
+    errs.extend(meta::on_update(&new["metadata"], &old["metadata"]));
+    errs
+}
+
+/// The errors of an update of the main resource: the common fields, then the strategy. Built-in
+/// kinds validate the new object in full after the metadata update rules
+/// (`ValidateConfigMapUpdate` calls `ValidateConfigMap`, `ValidatePodUpdate` calls
+/// `validatePodMetadataAndSpec`, …); custom resources only the update rules of their metadata
+/// (their schema is checked by the caller).
 pub fn on_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<FieldError> {
-    let mut errs = meta::on_update(&new["metadata"], &old["metadata"]);
+    let mut errs = common_fields(old, new);
+    errs.extend(meta::on_update(&new["metadata"], &old["metadata"]));
     if !rt.is_custom() {
         errs.extend(on_create(rt, new));
     }
@@ -55,7 +67,10 @@ pub fn on_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<FieldError>
     errs
 }
 
-/// The errors of a status update: the metadata update rules only.
+/// The errors of a status update: the common fields and the metadata update rules of the status
+/// strategy (`ValidatePodStatusUpdate`, the custom resource status validator, …).
 pub fn on_status_update(old: &Value, new: &Value) -> Vec<FieldError> {
-    meta::on_update(&new["metadata"], &old["metadata"])
+    let mut errs = common_fields(old, new);
+    errs.extend(meta::on_update(&new["metadata"], &old["metadata"]));
+    errs
 }

@@ -13,8 +13,7 @@ const DNS1035_LABEL_ERR: &str = "a DNS-1035 label must consist of lower case alp
 const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_KEY_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const RELAXED_ENV_ERR: &str =
-    "a valid environment variable name must consist only of printable ASCII characters other than '='";
+const RELAXED_ENV_ERR: &str = "a valid environment variable name must consist only of printable ASCII characters other than '='";
 
 /// The longest DNS label / label name / label value.
 pub const MAX_LABEL: usize = 63;
@@ -22,7 +21,12 @@ pub const MAX_LABEL: usize = 63;
 pub const MAX_SUBDOMAIN: usize = 253;
 
 // The formats' regexes, matched by hand (each is a first/middle/last character class).
-fn matches(value: &str, first: fn(u8) -> bool, middle: fn(u8) -> bool, last: fn(u8) -> bool) -> bool {
+fn matches(
+    value: &str,
+    first: fn(u8) -> bool,
+    middle: fn(u8) -> bool,
+    last: fn(u8) -> bool,
+) -> bool {
     let b = value.as_bytes();
     match b {
         [] => false,
@@ -48,7 +52,12 @@ fn is_dns1123_subdomain(value: &str) -> bool {
 }
 
 fn is_dns1035_label(value: &str) -> bool {
-    matches(value, |c| c.is_ascii_lowercase(), lower_alnum_dash, lower_alnum)
+    matches(
+        value,
+        |c| c.is_ascii_lowercase(),
+        lower_alnum_dash,
+        lower_alnum,
+    )
 }
 
 fn is_label_key_name(value: &str) -> bool {
@@ -176,7 +185,11 @@ pub fn qualified_name(value: &str) -> Vec<String> {
     if !is_label_key_name(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                LABEL_KEY_ERR,
+                LABEL_KEY_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -268,36 +281,53 @@ mod tests {
         assert_eq!(dns1123_label("a.b"), ["must not contain dots"]);
         assert_eq!(
             dns1123_label("Bad_Name"),
-            ["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]
+            [
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+            ]
         );
         assert_eq!(
             dns1123_subdomain("Bad"),
-            ["a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]
+            [
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+            ]
         );
         assert_eq!(dns1123_subdomain(&"a".repeat(254)).len(), 1);
-        assert_eq!(dns1123_subdomain(&"a".repeat(254))[0], "must be no more than 253 characters");
+        assert_eq!(
+            dns1123_subdomain(&"a".repeat(254))[0],
+            "must be no more than 253 characters"
+        );
         assert_eq!(dns1035_label("1abc").len(), 1);
         assert!(dns1035_label("abc-1").is_empty());
         assert_eq!(
             qualified_name("bad key!"),
-            ["name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"]
+            [
+                "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+            ]
         );
         assert!(qualified_name("example.com/My_Name.1").is_empty());
         assert_eq!(qualified_name("/x"), ["prefix part must be non-empty"]);
         assert_eq!(qualified_name("a/b/c").len(), 1);
         assert!(qualified_name("a/b/c")[0].starts_with("a valid label key must consist of"));
         assert_eq!(qualified_name("x/").len(), 2);
-        assert_eq!(qualified_name(&"k".repeat(64)), ["name part must be no more than 63 characters"]);
+        assert_eq!(
+            qualified_name(&"k".repeat(64)),
+            ["name part must be no more than 63 characters"]
+        );
         assert!(label_value("").is_empty());
         assert_eq!(label_value("-x").len(), 1);
-        assert_eq!(label_value(&"v".repeat(64)), ["must be no more than 63 characters"]);
+        assert_eq!(
+            label_value(&"v".repeat(64)),
+            ["must be no more than 63 characters"]
+        );
         assert_eq!(port_name("Http").len(), 1);
         assert_eq!(port_name("123"), ["must contain at least one letter (a-z)"]);
         assert_eq!(port_num(0), ["must be between 1 and 65535, inclusive"]);
         assert!(relaxed_env_var_name("1 odd.name").is_empty());
         assert_eq!(
             relaxed_env_var_name("A=B"),
-            ["a valid environment variable name must consist only of printable ASCII characters other than '='"]
+            [
+                "a valid environment variable name must consist only of printable ASCII characters other than '='"
+            ]
         );
         assert_eq!(mask_trailing_dash("web-", true), "weba");
         assert_eq!(mask_trailing_dash("web-", false), "web-");

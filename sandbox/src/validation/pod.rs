@@ -45,7 +45,11 @@ pub fn decode_errors(spec: &Value) -> Option<DecodeError> {
         .chain(list(&spec["initContainers"]));
     for c in containers {
         for part in ["limits", "requests"] {
-            for q in c["resources"][part].as_object().into_iter().flat_map(|m| m.values()) {
+            for q in c["resources"][part]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
                 if let Err(e) = parse_quantity(q) {
                     return Some(DecodeError(e.to_string()));
                 }
@@ -83,7 +87,10 @@ pub fn spec(spec: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let p = "spec";
     if spec["terminationGracePeriodSeconds"].is_null() {
-        errs.push(FieldError::required(format!("{p}.terminationGracePeriodSeconds"), ""));
+        errs.push(FieldError::required(
+            format!("{p}.terminationGracePeriodSeconds"),
+            "",
+        ));
     }
     let volumes = volumes(list(&spec["volumes"]), &mut errs);
     containers(spec, &volumes, &mut errs);
@@ -105,13 +112,20 @@ pub fn spec(spec: &Value) -> Vec<FieldError> {
     }
     pod_security_context(&spec["securityContext"], &mut errs);
     for (field, check) in [
-        ("serviceAccountName", names::dns1123_subdomain as fn(&str) -> Vec<String>),
+        (
+            "serviceAccountName",
+            names::dns1123_subdomain as fn(&str) -> Vec<String>,
+        ),
         ("nodeName", names::dns1123_subdomain),
     ] {
         let value = str_of(spec, field);
         if !value.is_empty() {
             for msg in check(value) {
-                errs.push(FieldError::invalid(format!("{p}.{field}"), json!(value), msg));
+                errs.push(FieldError::invalid(
+                    format!("{p}.{field}"),
+                    json!(value),
+                    msg,
+                ));
             }
         }
     }
@@ -128,7 +142,11 @@ pub fn spec(spec: &Value) -> Vec<FieldError> {
         let value = str_of(spec, field);
         if !value.is_empty() {
             for msg in names::dns1123_label(value) {
-                errs.push(FieldError::invalid(format!("{p}.{field}"), json!(value), msg));
+                errs.push(FieldError::invalid(
+                    format!("{p}.{field}"),
+                    json!(value),
+                    msg,
+                ));
             }
         }
     }
@@ -246,7 +264,10 @@ fn volumes(vols: &[Value], errs: &mut Vec<FieldError>) -> Vec<String> {
             }
         }
         if all.contains(&name) {
-            el.push(FieldError::duplicate(format!("{at}.name"), Some(json!(name))));
+            el.push(FieldError::duplicate(
+                format!("{at}.name"),
+                Some(json!(name)),
+            ));
         }
         if el.is_empty() {
             all.push(name);
@@ -272,7 +293,10 @@ fn containers(spec: &Value, volumes: &[String], errs: &mut Vec<FieldError>) {
         container_common(c, volumes, &at, errs);
         let name = str_of(c, "name");
         if names.contains(&name) {
-            errs.push(FieldError::duplicate(format!("{at}.name"), Some(json!(name))));
+            errs.push(FieldError::duplicate(
+                format!("{at}.name"),
+                Some(json!(name)),
+            ));
         } else {
             names.push(name);
         }
@@ -306,14 +330,22 @@ fn init_containers(spec: &Value, volumes: &[String], errs: &mut Vec<FieldError>)
         }
         let name = str_of(c, "name");
         if names.contains(&name) {
-            errs.push(FieldError::duplicate(format!("{at}.name"), Some(json!(name))));
+            errs.push(FieldError::duplicate(
+                format!("{at}.name"),
+                Some(json!(name)),
+            ));
         } else if !name.is_empty() {
             names.push(name);
         }
         if restart.as_str() == Some("Always") {
             probes(c, &at, errs);
         } else {
-            for field in ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] {
+            for field in [
+                "lifecycle",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+            ] {
                 if !c[field].is_null() {
                     errs.push(FieldError::forbidden(
                         format!("{at}.{field}"),
@@ -346,7 +378,12 @@ fn container_common(c: &Value, volumes: &[String], at: &str, errs: &mut Vec<Fiel
     );
     ports(list(&c["ports"]), &format!("{at}.ports"), errs);
     env(list(&c["env"]), &format!("{at}.env"), errs);
-    volume_mounts(list(&c["volumeMounts"]), volumes, &format!("{at}.volumeMounts"), errs);
+    volume_mounts(
+        list(&c["volumeMounts"]),
+        volumes,
+        &format!("{at}.volumeMounts"),
+        errs,
+    );
     // sets.List(supportedPullPolicies) is sorted.
     enumerated(
         &c["imagePullPolicy"],
@@ -375,7 +412,10 @@ fn ports(ports: &[Value], at: &str, errs: &mut Vec<FieldError>) {
                     errs.push(FieldError::invalid(format!("{idx}.name"), json!(name), msg));
                 }
             } else if names.contains(&name) {
-                errs.push(FieldError::duplicate(format!("{idx}.name"), Some(json!(name))));
+                errs.push(FieldError::duplicate(
+                    format!("{idx}.name"),
+                    Some(json!(name)),
+                ));
             } else {
                 names.push(name);
             }
@@ -395,7 +435,11 @@ fn ports(ports: &[Value], at: &str, errs: &mut Vec<FieldError>) {
         let host_port = port["hostPort"].as_i64().unwrap_or(0);
         if host_port != 0 {
             for msg in names::port_num(host_port) {
-                errs.push(FieldError::invalid(format!("{idx}.hostPort"), json!(host_port), msg));
+                errs.push(FieldError::invalid(
+                    format!("{idx}.hostPort"),
+                    json!(host_port),
+                    msg,
+                ));
             }
         }
         let protocol = str_of(port, "protocol");
@@ -457,7 +501,10 @@ fn volume_mounts(mounts: &[Value], volumes: &[String], at: &str, errs: &mut Vec<
 /// `validateResourceRequirements`: quantities not negative, requests at most the limits.
 fn resources(res: &Value, at: &str, errs: &mut Vec<FieldError>) {
     let limits = res["limits"].as_object();
-    for (part, map) in [("limits", limits), ("requests", res["requests"].as_object())] {
+    for (part, map) in [
+        ("limits", limits),
+        ("requests", res["requests"].as_object()),
+    ] {
         for (name, q) in map.into_iter().flatten() {
             let path = format!("{at}.{part}[{name}]");
             let Ok(value) = parse_quantity(q) else {
@@ -624,7 +671,11 @@ fn seccomp_profile(sp: &Value, at: &str, errs: &mut Vec<FieldError>) {
             "type is required when seccompProfile is set",
         ));
     } else if !valid.contains(&kind) {
-        errs.push(FieldError::not_supported(format!("{at}.type"), json!(kind), &valid));
+        errs.push(FieldError::not_supported(
+            format!("{at}.type"),
+            json!(kind),
+            &valid,
+        ));
     }
     if kind == "Localhost" {
         if sp["localhostProfile"].is_null() {

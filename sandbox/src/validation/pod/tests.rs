@@ -149,7 +149,9 @@ fn updates_may_change_only_images_deadlines_and_tolerations() {
     changed["restartPolicy"] = json!("Never");
     assert_eq!(
         messages(&update(&old, &changed)),
-        ["spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"]
+        [
+            "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+        ]
     );
     let mut more = base();
     more["containers"] = json!([old["containers"][0], old["containers"][0]]);
@@ -161,10 +163,14 @@ fn updates_may_change_only_images_deadlines_and_tolerations() {
     raised["activeDeadlineSeconds"] = json!(20);
     assert_eq!(
         messages(&update(&new, &raised)),
-        ["spec.activeDeadlineSeconds: Invalid value: 20: must be less than or equal to previous value"]
+        [
+            "spec.activeDeadlineSeconds: Invalid value: 20: must be less than or equal to previous value"
+        ]
     );
     assert_eq!(
         messages(&update(&new, &old)),
-        ["spec.activeDeadlineSeconds: Invalid value: null: must not update from a positive integer to nil value"]
+        [
+            "spec.activeDeadlineSeconds: Invalid value: null: must not update from a positive integer to nil value"
+        ]
     );
 }
