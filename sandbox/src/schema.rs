@@ -85,6 +85,7 @@ impl CompiledSchema {
     }
 
     /// Structural, list-type, embedded-resource and CEL validation of a create (`old` `None`) or update.
+    #[cfg(test)]
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
         self.validate_with_prior(obj, old, &[])
     }
