@@ -242,20 +242,11 @@ fn create_tracked(
     } else {
         remove_key(meta, "namespace");
     }
-    if meta["name"].as_str().is_none_or(str::is_empty) {
-        match meta["generateName"].as_str() {
-            Some(prefix) if !prefix.is_empty() => meta["name"] = json!(generated_name(prefix)),
-            _ => {
-                return Err(admission::invalid(
-                    rt,
-                    "",
-                    &[FieldError::required(
-                        "metadata.name",
-                        "name or generateName is required",
-                    )],
-                ));
-            }
-        }
+    // Without a name nor generateName the validation below refuses the object.
+    if meta["name"].as_str().is_none_or(str::is_empty)
+        && let Some(prefix) = meta["generateName"].as_str().filter(|p| !p.is_empty())
+    {
+        meta["name"] = json!(generated_name(prefix));
     }
     let name = meta_str(&obj, "name").to_string();
     if rt.namespaced {

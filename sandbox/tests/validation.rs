@@ -152,6 +152,21 @@ async fn raw_status(server: &Server) {
         panic!("not a Status: {err:?}");
     };
     assert_eq!(status.code, 422);
+    let nameless = http::Request::post("/api/v1/namespaces/default/configmaps")
+        .header("content-type", "application/json")
+        .body(br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{}}"#.to_vec())
+        .expect("request");
+    match client.request::<Value>(nameless).await {
+        // objectmeta.go: field.Required(fldPath.Child("name"), "name or generateName is required")
+        Err(kube::Error::Api(s)) => assert_eq!(
+            (s.code, s.message.as_str()),
+            (
+                422,
+                "ConfigMap \"\" is invalid: metadata.name: Required value: name or generateName is required"
+            )
+        ),
+        other => panic!("a ConfigMap without a name: {other:?}"),
+    }
     assert_eq!(status.reason, "Invalid");
     let name_cause = format!("spec.containers[0].name: Invalid value: \"Bad_Name\": {LABEL_1123}");
     assert_eq!(
