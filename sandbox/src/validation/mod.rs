@@ -3,7 +3,15 @@
 //! ([`pod`]), with apimachinery's formats ([`names`]) and resource quantities ([`quantity`]).
 //! The errors are `field.Error`s ([`FieldError`]); the caller builds the 422 from them.
 //!
-//! What is not ported is listed in each module's documentation.
+//! What is not ported is listed in each module's documentation. Deviations in what is ported:
+//! - quantities in messages are shown as written, not in Go's canonical form (`1000m`, not `1`);
+//! - the pod update error ends with the list of updatable fields: Go appends `\n` and a
+//!   `cmp.Diff` of its internal structs, which has no JSON counterpart;
+//! - length limits say "must be no more than N characters" (`validation.MaxLenError`, 1.32–1.35);
+//! - RBAC names keep the sandbox's one path-segment message; core kinds' extra finalizer rule
+//!   (`validateKubeFinalizerName`) is not applied;
+//! - decoding errors (a quantity that does not parse) are found after admission's namespace
+//!   check, where kube-apiserver finds them first.
 
 pub mod meta;
 pub mod names;
