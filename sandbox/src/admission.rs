@@ -1,6 +1,7 @@
-//! What kube-apiserver's per-kind strategies and defaulting do on writes: names, defaults of
-//! built-in kinds (pods, namespaces, secrets, CRDs), which fields an update may touch, and the
-//! schema pipeline of custom resources (defaults → prune → validate, CEL included).
+//! What kube-apiserver's per-kind strategies and defaulting do on writes: defaults of built-in
+//! kinds (pods, namespaces, secrets, CRDs), the validation of `crate::validation` (metadata of
+//! every kind, Pods) run at the point the strategies run it, and the schema pipeline of custom
+//! resources (defaults → prune → validate, CEL included).
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
@@ -10,6 +11,7 @@ use crate::resource_types::{ResourceType, type_from_crd};
 use crate::schema::{CompiledSchema, FieldError, invalid_status, resolve_field_path};
 use crate::state::State;
 use crate::timestamp::now_rfc3339;
+use crate::validation;
 
 /// How unknown fields are treated (`fieldValidation` query parameter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,59 +41,6 @@ pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> ApiError
     }
 }
 
-const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-/// Name rules as the kinds' ValidateObjectMeta callers apply them.
-pub fn validate_name(rt: &ResourceType, name: &str) -> ApiResult<()> {
-    let label_only = matches!(rt.plural.as_str(), "namespaces" | "services");
-    let path_segment_only = rt.group == "rbac.authorization.k8s.io";
-    let mut errors = Vec::new();
-    if path_segment_only {
-        if name == "." || name == ".." || name.contains('/') || name.contains('%') {
-            errors.push(FieldError::invalid(
-                "metadata.name",
-                json!(name),
-                "may not contain '/' or '%' and may not be '.' or '..'",
-            ));
-        }
-    } else if label_only {
-        if !is_dns_label(name) {
-            let detail = if name.len() > 63 {
-                "must be no more than 63 characters".to_string()
-            } else {
-                DNS1123_LABEL_MSG.to_string()
-            };
-            errors.push(FieldError::invalid("metadata.name", json!(name), &detail));
-        }
-    } else if !is_dns_subdomain(name) {
-        let detail = if name.len() > 253 {
-            "must be no more than 253 characters".to_string()
-        } else {
-            DNS1123_SUBDOMAIN_MSG.to_string()
-        };
-        errors.push(FieldError::invalid("metadata.name", json!(name), &detail));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(invalid(rt, name, &errors))
-    }
-}
-
 /// Whether `generation` is kept for this kind (kinds with a spec the user drives).
 pub fn tracks_generation(rt: &ResourceType) -> bool {
     rt.is_custom()
@@ -108,15 +57,47 @@ pub fn status_is_subresource(rt: &ResourceType) -> bool {
     rt.has_subresource("status")
 }
 
-/// Kind-specific work on create, after generic metadata handling.
-pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
+/// The 400 of a body the decoder refuses (`<Kind> in version "<v>" cannot be handled as a <Kind>: …`).
+fn decode_check(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
+    match validation::decode_error(rt, obj) {
+        Some(why) => Err(bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {why}",
+            rt.kind, rt.version, rt.kind
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn name_of(obj: &Value) -> String {
+    obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Kind-specific work on create, after generic metadata handling: defaults, validation, the
+/// kind's own steps. Built-in kinds answer their validation errors here; for custom resources
+/// the metadata errors are returned, to be reported with the schema's ([`custom_resource`]).
+pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult<Vec<FieldError>> {
     if status_is_subresource(rt)
         && let Some(map) = obj.as_object_mut()
     {
         map.remove("status");
     }
+    decode_check(rt, obj)?;
+    let is_pod = rt.group.is_empty() && rt.plural == "pods";
+    if is_pod {
+        default_pod(obj);
+    }
+    let errors = validation::on_create(rt, obj);
+    if rt.is_custom() {
+        return Ok(errors);
+    }
+    if !errors.is_empty() {
+        return Err(invalid(rt, &name_of(obj), &errors));
+    }
     match (rt.group.as_str(), rt.plural.as_str()) {
-        ("", "pods") => default_pod(obj),
+        ("", "pods") => {}
         ("", "namespaces") => {
             let name = obj["metadata"]["name"].clone();
             obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
@@ -141,7 +122,7 @@ pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult
         }
         _ => {}
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
 /// Kind-specific rules on update. `sub` is `Some("status")` for the status endpoint.
@@ -151,7 +132,7 @@ pub fn on_update(
     old: &Value,
     new: &mut Value,
     sub: Option<&str>,
-) -> ApiResult<()> {
+) -> ApiResult<Vec<FieldError>> {
     if status_is_subresource(rt) {
         if sub == Some("status") {
             // The status endpoint changes only status (and labels/annotations are kept as stored).
@@ -178,8 +159,24 @@ pub fn on_update(
             }
         }
     }
+    if sub.is_none() {
+        decode_check(rt, new)?;
+        if rt.group.is_empty() && rt.plural == "pods" {
+            // The decoder defaults the new object before the strategy compares it with the old.
+            default_pod_spec(new);
+        }
+    }
+    let errors = match sub {
+        None => validation::on_update(rt, old, new),
+        Some(_) => validation::on_status_update(old, new),
+    };
+    if rt.is_custom() {
+        return Ok(errors);
+    }
+    if !errors.is_empty() {
+        return Err(invalid(rt, &name_of(new), &errors));
+    }
     match (rt.group.as_str(), rt.plural.as_str()) {
-        ("", "pods") if sub.is_none() => validate_pod_update(rt, old, new)?,
         ("", "secrets") => normalize_secret(rt, new)?,
         ("", "namespaces") => {
             // spec.finalizers are the namespace controller's, set only through /finalize.
@@ -190,7 +187,7 @@ pub fn on_update(
         }
         _ => {}
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
 pub const CRD_CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
@@ -360,6 +357,14 @@ fn selectable_field_errors(crd: &Value, schema: Option<&CompiledSchema>) -> Vec<
 /// The pod defaults kubectl and controllers read back (k8s: pkg/apis/core/v1/defaults.go and the
 /// ServiceAccount admission plugin).
 fn default_pod(pod: &mut Value) {
+    default_pod_spec(pod);
+    let qos = pod_qos(&pod["spec"]);
+    pod["status"] = json!({"phase": "Pending", "qosClass": qos});
+}
+
+/// The defaults of the spec (pkg/apis/core/v1/defaults.go, `SetDefaults_PodSpec` and the
+/// container, port and probe defaults).
+fn default_pod_spec(pod: &mut Value) {
     let spec = &mut pod["spec"];
     let defaults = [
         ("restartPolicy", json!("Always")),
@@ -385,8 +390,6 @@ fn default_pod(pod: &mut Value) {
             }
         }
     }
-    let qos = pod_qos(&pod["spec"]);
-    pod["status"] = json!({"phase": "Pending", "qosClass": qos});
 }
 
 fn default_container(c: &mut Value) {
@@ -414,6 +417,36 @@ fn default_container(c: &mut Value) {
             if p["protocol"].is_null() {
                 p["protocol"] = json!("TCP");
             }
+        }
+    }
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(p) = c.get_mut(probe) {
+            default_probe(p);
+        }
+    }
+}
+
+/// `SetDefaults_Probe` and `SetDefaults_HTTPGetAction`.
+fn default_probe(probe: &mut Value) {
+    if !probe.is_object() {
+        return;
+    }
+    for (field, value) in [
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ] {
+        if probe[field].as_i64().unwrap_or(0) == 0 {
+            probe[field] = json!(value);
+        }
+    }
+    if let Some(http) = probe.get_mut("httpGet").filter(|h| h.is_object()) {
+        if http["path"].as_str().is_none_or(str::is_empty) {
+            http["path"] = json!("/");
+        }
+        if http["scheme"].as_str().is_none_or(str::is_empty) {
+            http["scheme"] = json!("HTTP");
         }
     }
 }
@@ -449,61 +482,6 @@ fn pod_qos(spec: &Value) -> &'static str {
         (false, _) => "BestEffort",
         (true, true) => "Guaranteed",
         (true, false) => "Burstable",
-    }
-}
-
-/// Pod spec fields an update may change (k8s: ValidatePodUpdate).
-fn validate_pod_update(rt: &ResourceType, old: &Value, new: &Value) -> ApiResult<()> {
-    let name = new["metadata"]["name"].as_str().unwrap_or_default();
-    let old_deadline = old["spec"]["activeDeadlineSeconds"].as_i64();
-    let new_deadline = new["spec"]["activeDeadlineSeconds"].as_i64();
-    let mut errors = Vec::new();
-    match (old_deadline, new_deadline) {
-        (Some(_), None) => errors.push(FieldError::invalid(
-            "spec.activeDeadlineSeconds",
-            Value::Null,
-            "must not update from a positive integer to nil value",
-        )),
-        (Some(o), Some(n)) if n > o => errors.push(FieldError::invalid(
-            "spec.activeDeadlineSeconds",
-            json!(n),
-            "must be less than or equal to previous value",
-        )),
-        (_, Some(n)) if n <= 0 => errors.push(FieldError::invalid(
-            "spec.activeDeadlineSeconds",
-            json!(n),
-            "must be between 1 and 2147483647, inclusive",
-        )),
-        _ => {}
-    }
-    let mutable_view = |spec: &Value| -> Value {
-        let mut s = spec.clone();
-        if let Some(map) = s.as_object_mut() {
-            map.remove("activeDeadlineSeconds");
-            map.remove("tolerations");
-            map.remove("terminationGracePeriodSeconds");
-        }
-        for list in ["containers", "initContainers"] {
-            if let Some(cs) = s[list].as_array_mut() {
-                for c in cs {
-                    if let Some(m) = c.as_object_mut() {
-                        m.remove("image");
-                    }
-                }
-            }
-        }
-        s
-    };
-    if mutable_view(&old["spec"]) != mutable_view(&new["spec"]) {
-        errors.push(FieldError::forbidden(
-            "spec",
-            "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
-        ));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(invalid(rt, name, &errors))
     }
 }
 
@@ -550,9 +528,14 @@ pub fn custom_resource(
     old: Option<&Value>,
     field_validation: FieldValidation,
     status_only: bool,
+    prior: Vec<FieldError>,
 ) -> ApiResult<Vec<String>> {
     let Some(schema) = state.types.schema(&rt.group, &rt.plural) else {
-        return Ok(Vec::new());
+        return if prior.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(invalid(rt, &name_of(obj), &prior))
+        };
     };
     schema.apply_defaults(obj);
     let unknown = schema.prune(obj);
@@ -580,10 +563,12 @@ pub fn custom_resource(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let errors = match old {
-        Some(old) if status_only => schema.validate_status(obj, old, &[]),
-        _ => schema.validate(obj, old),
+    let mut errors = prior;
+    let found = match old {
+        Some(old) if status_only => schema.validate_status(obj, old, &errors),
+        _ => schema.validate_with_prior(obj, old, &errors),
     };
+    errors.extend(found);
     if errors.is_empty() {
         Ok(warnings)
     } else {

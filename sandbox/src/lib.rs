@@ -17,7 +17,8 @@
 //!    resource types, API errors, protobuf decoding.
 //! 2. Object logic: pure functions over objects and type information, with no shared state —
 //!    CRD schemas, the patch formats, server-side apply's field management (`apply`),
-//!    selectors, table printing, discovery and OpenAPI documents.
+//!    selectors, table printing, discovery and OpenAPI documents, and the validation of what
+//!    clients write (`validation`: metadata of every kind, Pods).
 //! 3. State: the store, paginated lists, faults, request accounting, the node (`kubelet`,
 //!    which reaches the store only through its `PodStore` trait), and `state::State`, which holds them.
 //! 4. Rules that read the state: per-kind admission, authentication and authorization.
@@ -47,6 +48,7 @@ pub(crate) mod patch;
 pub(crate) mod schema;
 pub(crate) mod selectors;
 pub(crate) mod table;
+pub(crate) mod validation;
 
 // 3. State.
 pub(crate) mod faults;

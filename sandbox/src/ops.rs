@@ -242,23 +242,13 @@ fn create_tracked(
     } else {
         remove_key(meta, "namespace");
     }
-    if meta["name"].as_str().is_none_or(str::is_empty) {
-        match meta["generateName"].as_str() {
-            Some(prefix) if !prefix.is_empty() => meta["name"] = json!(generated_name(prefix)),
-            _ => {
-                return Err(admission::invalid(
-                    rt,
-                    "",
-                    &[FieldError::required(
-                        "metadata.name",
-                        "name or generateName is required",
-                    )],
-                ));
-            }
-        }
+    // Without a name nor generateName the validation below refuses the object.
+    if meta["name"].as_str().is_none_or(str::is_empty)
+        && let Some(prefix) = meta["generateName"].as_str().filter(|p| !p.is_empty())
+    {
+        meta["name"] = json!(generated_name(prefix));
     }
     let name = meta_str(&obj, "name").to_string();
-    admission::validate_name(rt, &name)?;
     if rt.namespaced {
         let ns = meta_str(&obj, "namespace").to_string();
         let key = StorageKey::new("", "namespaces");
@@ -307,9 +297,17 @@ fn create_tracked(
     } else {
         remove_key(meta, "generation");
     }
-    admission::on_create(state, rt, &mut obj)?;
+    let meta_errors = admission::on_create(state, rt, &mut obj)?;
     let warnings = if rt.is_custom() {
-        admission::custom_resource(state, rt, &mut obj, None, opts.field_validation, false)?
+        admission::custom_resource(
+            state,
+            rt,
+            &mut obj,
+            None,
+            opts.field_validation,
+            false,
+            meta_errors,
+        )?
     } else {
         Vec::new()
     };
@@ -410,7 +408,7 @@ fn next_version(
     new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
     new["apiVersion"] = current["apiVersion"].clone();
     new["kind"] = current["kind"].clone();
-    admission::on_update(state, rt, current, &mut new, sub)?;
+    let meta_errors = admission::on_update(state, rt, current, &mut new, sub)?;
     if rt.is_custom() {
         *warnings = admission::custom_resource(
             state,
@@ -419,6 +417,7 @@ fn next_version(
             Some(current),
             opts.field_validation,
             sub == Some("status"),
+            meta_errors,
         )?;
     }
     match tracking {

@@ -5,7 +5,7 @@
 //!
 //! The order a request handler should follow, as the apiserver does: decode, [`CompiledSchema::prune`]
 //! (reporting the paths under `fieldValidation=Strict`), [`CompiledSchema::apply_defaults`], validate
-//! `metadata` (not done here), then [`CompiledSchema::validate_with_prior`] (or
+//! `metadata` (`crate::validation`, its errors passed as `prior`), then [`CompiledSchema::validate_with_prior`] (or
 //! [`CompiledSchema::validate_status`] for the `/status` subresource), and answer
 //! [`invalid_status`] when any error came back.
 
@@ -85,11 +85,13 @@ impl CompiledSchema {
     }
 
     /// Structural, list-type, embedded-resource and CEL validation of a create (`old` `None`) or update.
+    #[cfg(test)]
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
         self.validate_with_prior(obj, old, &[])
     }
 
-    /// [`CompiledSchema::validate`] for a request whose metadata (or other) validation already produced
+    /// Structural, list-type, embedded-resource and CEL validation of a create (`old` `None`) or
+    /// update, for a request whose metadata (or other) validation already produced
     /// `prior` errors: those count when deciding whether CEL rules are skipped. Only the new errors are
     /// returned; the caller reports `prior` first.
     pub fn validate_with_prior(

@@ -16,6 +16,7 @@ use crate::gofmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorType {
     Required,
+    NotFound,
     Duplicate,
     Invalid,
     NotSupported,
@@ -30,6 +31,7 @@ impl ErrorType {
     pub fn reason(self) -> &'static str {
         match self {
             ErrorType::Required => "FieldValueRequired",
+            ErrorType::NotFound => "FieldValueNotFound",
             ErrorType::Duplicate => "FieldValueDuplicate",
             ErrorType::Invalid => "FieldValueInvalid",
             ErrorType::NotSupported => "FieldValueNotSupported",
@@ -44,6 +46,7 @@ impl ErrorType {
     pub fn words(self) -> &'static str {
         match self {
             ErrorType::Required => "Required value",
+            ErrorType::NotFound => "Not found",
             ErrorType::Duplicate => "Duplicate value",
             ErrorType::Invalid | ErrorType::TypeInvalid => "Invalid value",
             ErrorType::NotSupported => "Unsupported value",
@@ -127,6 +130,11 @@ impl FieldError {
             Some(Value::String(String::new())),
             detail,
         )
+    }
+
+    /// `field.NotFound`.
+    pub fn not_found(field: impl Into<String>, value: Value) -> Self {
+        Self::new(ErrorType::NotFound, field, Some(value), "")
     }
 
     /// `field.Duplicate`; `None` omits the value from the body.
@@ -394,6 +402,10 @@ mod tests {
         assert_eq!(
             FieldError::duplicate("spec.tags[1]", Some(json!("a"))).body(),
             "Duplicate value: \"a\""
+        );
+        assert_eq!(
+            FieldError::not_found("spec.v[0].name", json!("x")).to_string(),
+            "spec.v[0].name: Not found: \"x\""
         );
         assert_eq!(
             FieldError::forbidden("spec.x", "nope").body(),
