@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::PodStore;
 use super::logbuf::{LineAssembler, LogBuffer};
-use super::status::parse_quantity;
+use crate::quantity::parse as parse_quantity;
 
 /// `kubecontainer.MaxContainerTerminationMessageLength`: only the last 4 KiB of the message file are read.
 const MAX_TERMINATION_MESSAGE: usize = 4 * 1024;

@@ -72,6 +72,10 @@ impl MemStore {
         let uid = uuid::Uuid::new_v4().to_string();
         pod["metadata"]["uid"] = json!(uid);
         pod["metadata"]["namespace"] = json!(NS);
+        // The scheduler's part: pods arrive bound to this node unless a test binds them elsewhere.
+        if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
+            pod["spec"]["nodeName"] = json!("sandbox");
+        }
         let name = pod["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
