@@ -31,15 +31,15 @@ pub fn record_event(state: &State, event: Value) {
             });
         return;
     }
-    if let Some(rt) = state.types.find("", "v1", "events") {
-        if let Err(e) = create(
+    if let Some(rt) = state.types.find("", "v1", "events")
+        && let Err(e) = create(
             state,
             &rt,
             Some(&namespace),
             event,
             &WriteOptions::default(),
-        ) {
-            tracing::debug!(error = %e.status["message"], "event not recorded");
-        }
+        )
+    {
+        tracing::debug!(error = %e.status["message"], "event not recorded");
     }
 }

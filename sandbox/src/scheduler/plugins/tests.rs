@@ -167,7 +167,7 @@ fn failure_messages_read_like_kube_scheduler() {
     let p = pod(json!({}));
     let cordoned = Rejection::unresolvable(REASON_UNSCHEDULABLE);
     assert_eq!(
-        failure_message(&p, &[cordoned.clone()]),
+        failure_message(&p, std::slice::from_ref(&cordoned)),
         "0/1 nodes are available: 1 node(s) were unschedulable. no new claims to deallocate, \
          preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
     );
