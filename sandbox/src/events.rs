@@ -120,32 +120,27 @@ pub fn pod_event(ev: &PodEvent<'_>, reporter: Reporter<'_>, now: DateTime<Utc>) 
     event
 }
 
-/// Whether `existing` is the same occurrence as `new`, to be counted rather than stored again:
-/// the legacy recorder's correlator compares source, object, reason, type and message; the
-/// events.k8s.io recorder's series key is action, reason, reporting controller and regarding
-/// object (`getKey` in client-go's `tools/events`), the note aside.
-pub fn same_occurrence(existing: &Value, new: &Value) -> bool {
-    let same = |k: &str| existing[k] == new[k];
-    let legacy = !new["source"]["component"].is_null();
-    let object = same("involvedObject") || {
-        // The object's resourceVersion moves on between occurrences.
-        let strip = |v: &Value| {
-            let mut v = v.clone();
-            if let Some(m) = v.as_object_mut() {
-                m.remove("resourceVersion");
-            }
-            v
-        };
-        strip(&existing["involvedObject"]) == strip(&new["involvedObject"])
+/// What makes two events the same occurrence, to be counted rather than stored again: the
+/// legacy recorder's correlator compares source, object, reason, type and message
+/// (`getEventKey` in client-go's `tools/record`); the events.k8s.io recorder's series key is
+/// action, reason, reporting controller and regarding object (`getKey` in `tools/events`), the
+/// note aside. The object's resourceVersion is left out: it moves on between occurrences.
+pub fn occurrence_key(event: &Value) -> String {
+    let o = &event["involvedObject"];
+    let object = [
+        &o["namespace"],
+        &o["name"],
+        &o["uid"],
+        &o["kind"],
+        &o["fieldPath"],
+    ];
+    let legacy = !event["source"]["component"].is_null();
+    let rest = if legacy {
+        [&event["source"], &event["type"], &event["message"]]
+    } else {
+        [&event["action"], &event["reportingInstance"], &Value::Null]
     };
-    object
-        && same("reason")
-        && same("reportingComponent")
-        && if legacy {
-            same("source") && same("type") && same("message")
-        } else {
-            same("action")
-        }
+    json!([object, event["reason"], event["reportingComponent"], rest]).to_string()
 }
 
 /// Counts one more occurrence into `existing` at `now`: `count` and `lastTimestamp` for the
@@ -212,13 +207,14 @@ mod tests {
         assert_eq!(started["count"], 1);
         let mut again = started.clone();
         again["metadata"]["name"] = json!("other");
-        assert!(same_occurrence(&started, &again));
+        again["involvedObject"]["resourceVersion"] = json!("6");
+        assert_eq!(occurrence_key(&started), occurrence_key(&again));
         let other = pod_event(
             &ev("Killing", "Stopping container main"),
             Reporter::Kubelet { node: "n" },
             now,
         );
-        assert!(!same_occurrence(&started, &other));
+        assert_ne!(occurrence_key(&started), occurrence_key(&other));
         let mut counted = started.clone();
         count_again(&mut counted, now);
         assert_eq!(counted["count"], 2);
@@ -244,8 +240,9 @@ mod tests {
             Reporter::Scheduler { host: "h" },
             now,
         );
-        assert!(
-            same_occurrence(&first, &second),
+        assert_eq!(
+            occurrence_key(&first),
+            occurrence_key(&second),
             "the note is not part of the series key"
         );
         let mut counted = first.clone();

@@ -9,7 +9,7 @@ mod patch;
 mod record;
 
 pub use patch::{PatchType, patch, unsupported_patch};
-pub use record::record_event;
+pub use record::{RecordedEvents, record_event};
 
 use std::sync::Arc;
 
