@@ -1,6 +1,7 @@
 //! The objects a fresh cluster has before anyone writes: the system namespaces, the one node
-//! with its status, and the default RBAC policy (whose definitions `auth::rbac` provides). They
-//! are created through the normal write path, as kube-apiserver's post-start hooks do.
+//! with its status (this machine's CPUs and memory), and the default RBAC policy (whose
+//! definitions `auth::rbac` provides). They are created through the normal write path, as
+//! kube-apiserver's post-start hooks do.
 
 use anyhow::Context;
 use serde_json::json;
@@ -43,7 +44,7 @@ fn namespaces_and_node(state: &State) -> anyhow::Result<()> {
             "kubernetes.io/arch": std::env::consts::ARCH, "node-role.kubernetes.io/control-plane": ""}},
         "spec": {},
     });
-    ops::create(state, &node_type, None, node, &opts)
+    let created = ops::create(state, &node_type, None, node, &opts)
         .map_err(|e| anyhow::anyhow!("creating node: {e}"))?;
     let now = crate::timestamp::now_rfc3339();
     let status = json!({
@@ -52,8 +53,8 @@ fn namespaces_and_node(state: &State) -> anyhow::Result<()> {
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                 "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}],
             "addresses": [{"type": "InternalIP", "address": crate::kubelet::HOST_IP}, {"type": "Hostname", "address": name}],
-            "capacity": {"cpu": "2", "memory": "24Gi", "pods": "1000"},
-            "allocatable": {"cpu": "2", "memory": "24Gi", "pods": "1000"},
+            "capacity": node_resources(),
+            "allocatable": node_resources(),
             "nodeInfo": {"kubeletVersion": crate::discovery::SERVER_GIT_VERSION, "operatingSystem": std::env::consts::OS,
                 "architecture": std::env::consts::ARCH, "containerRuntimeVersion": "kube-sandbox://local-processes",
                 "kernelVersion": "", "osImage": "kube-sandbox", "kubeProxyVersion": "", "machineID": "", "systemUUID": "", "bootID": ""},
@@ -61,7 +62,41 @@ fn namespaces_and_node(state: &State) -> anyhow::Result<()> {
     });
     ops::update(state, &node_type, "", &name, Some("status"), status, &opts)
         .map_err(|e| anyhow::anyhow!("setting node status: {e}"))?;
+    // The kubelet's heartbeat Lease (`kubectl describe node` reads it). The sandbox's node never
+    // stops beating, so it is written once.
+    let lease_type = state
+        .types
+        .find("coordination.k8s.io", "v1", "leases")
+        .context("leases type")?;
+    let lease = json!({
+        "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": [{
+            "apiVersion": "v1", "kind": "Node", "name": name, "uid": created.object["metadata"]["uid"]}]},
+        "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+            "renewTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()},
+    });
+    ops::create(state, &lease_type, Some("kube-node-lease"), lease, &opts)
+        .map_err(|e| anyhow::anyhow!("creating the node lease: {e}"))?;
     Ok(())
+}
+
+/// The node's capacity, as a kubelet reports this machine's: its CPUs and memory
+/// (`MemTotal` in Ki, as cadvisor reports it), the kubelet's default `maxPods` of 110, a nominal
+/// ephemeral-storage and no hugepages. Allocatable equals capacity (no reservations), as on kind.
+fn node_resources() -> serde_json::Value {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .map(|v| v.trim().trim_end_matches("kB").trim().to_string())
+        })
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .map_or_else(|| "8Gi".to_string(), |kib| format!("{kib}Ki"));
+    json!({
+        "cpu": cpus.to_string(), "memory": memory, "pods": "110",
+        "ephemeral-storage": "100Gi", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
+    })
 }
 
 /// Creates the default ClusterRoles and ClusterRoleBindings every cluster starts with.

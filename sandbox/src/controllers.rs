@@ -294,6 +294,12 @@ impl PodStore for NodeStore {
         Some((*obj).clone())
     }
 
+    fn record_event(&self, event: Value) {
+        if let Some(state) = self.0.upgrade() {
+            ops::record_event(&state, event);
+        }
+    }
+
     fn finish_pod_deletion(&self, namespace: &str, name: &str, uid: &str) {
         let Some(state) = self.0.upgrade() else {
             return;

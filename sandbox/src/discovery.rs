@@ -622,6 +622,7 @@ mod tests {
         assert_eq!(
             pods["subresources"],
             json!([
+                {"subresource": "eviction", "responseKind": {"group": "policy", "version": "v1", "kind": "Eviction"}, "verbs": ["create"]},
                 {"subresource": "log", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]},
                 {"subresource": "status", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get", "patch", "update"]},
             ])
@@ -664,6 +665,7 @@ mod tests {
                 "events.k8s.io",
                 "authentication.k8s.io",
                 "authorization.k8s.io",
+                "policy",
                 "rbac.authorization.k8s.io",
                 "apiextensions.k8s.io",
                 "coordination.k8s.io",

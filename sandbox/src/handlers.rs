@@ -319,6 +319,16 @@ async fn serve_resource(
     let name = info.name.clone().unwrap_or_default();
     match (info.verb, sub) {
         (Verb::Get, Some("log")) => serve_log(state, &rt, &namespace, &name, query),
+        (Verb::Create, Some("eviction")) => {
+            let eviction = parse_body(headers, &body)?;
+            let opts = delete_options_from(query, &eviction["deleteOptions"])?;
+            let status = crate::disruption::evict(state, &rt, &namespace, &name, &eviction, opts)?;
+            let code = status["code"]
+                .as_u64()
+                .and_then(|c| u16::try_from(c).ok())
+                .unwrap_or(201);
+            Ok(json_response(code, &status, JSON))
+        }
         (Verb::Get, None | Some("status")) => {
             let obj = state
                 .store
@@ -432,6 +442,11 @@ fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> ApiResult<
     } else {
         parse_body(headers, body)?
     };
+    delete_options_from(query, &from_body)
+}
+
+/// DeleteOptions from the query and a body's (or an Eviction's) `DeleteOptions` object.
+fn delete_options_from(query: &Query, from_body: &Value) -> ApiResult<DeleteOptions> {
     let grace = match query.int("gracePeriodSeconds").map_err(bad_request)? {
         Some(g) => Some(g),
         None => from_body["gracePeriodSeconds"].as_i64(),
@@ -597,13 +612,11 @@ fn serve_log(
     name: &str,
     query: &Query,
 ) -> ApiResult<Response> {
-    if state
+    let pod = state
         .store
         .get(&StorageKey::of(rt), namespace, name)
-        .is_none()
-    {
-        return Err(not_found(rt, name));
-    }
+        .ok_or_else(|| not_found(rt, name))?;
+    let unscheduled = pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
     let kubelet = state
         .kubelet
         .get()
@@ -617,7 +630,12 @@ fn serve_log(
         since_seconds: query.int("sinceSeconds").map_err(bad_request)?,
         previous: query.flag("previous"),
     };
-    let stream = kubelet.logs(namespace, name, opts).map_err(|e| match e {
+    let stream = if unscheduled {
+        crate::kubelet::Kubelet::unscheduled_logs(&pod, opts.container.as_deref())
+    } else {
+        kubelet.logs(namespace, name, opts)
+    };
+    let stream = stream.map_err(|e| match e {
         LogError::BadRequest(m) => bad_request(m),
         LogError::NotFound(m) => errors::ApiError {
             code: 404,

@@ -1,7 +1,7 @@
-//! The node half of the sandbox: a scheduler and kubelet for the single node.
+//! The node half of the sandbox: the kubelet of its one node.
 //!
-//! The API server's store reports every committed pod change through [`Kubelet::observe`]. Pods without a
-//! node are bound to this node; every pod on it gets a worker task that runs it and writes its status back
+//! The API server's store reports every committed pod change through [`Kubelet::observe`]. Pods the
+//! scheduler bound to this node (`spec.nodeName`) are the kubelet's: every such pod gets a worker task that runs it and writes its status back
 //! through [`PodStore::update_pod`], the way a kubelet's status manager does (phase, conditions, IPs,
 //! container states, termination messages, `activeDeadlineSeconds`, graceful deletion). [`Kubelet::logs`]
 //! serves `pods/NAME/log` with the API server's and kubelet's checks and wording.
@@ -85,6 +85,12 @@ pub trait PodStore: Send + Sync + 'static {
     fn get_object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
         let _ = (resource, namespace, name);
         None
+    }
+
+    /// Records an event the kubelet reports about a pod (core v1 form, see `crate::events`).
+    /// Without an implementation events are dropped.
+    fn record_event(&self, event: Value) {
+        let _ = event;
     }
 }
 
@@ -225,7 +231,8 @@ impl Kubelet {
             .pointer("/spec/nodeName")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if !node.is_empty() && node != self.shared.node_name {
+        // Unscheduled pods are the scheduler's; pods of other nodes are their kubelets'.
+        if node != self.shared.node_name {
             return;
         }
         let key = (namespace, name);
@@ -240,7 +247,7 @@ impl Kubelet {
                 let _ = old.tx.send(WorkerMsg::Removed);
             }
         }
-        let handle = Arc::new(PodHandle::new(&pod, &uid, &key.1, !node.is_empty()));
+        let handle = Arc::new(PodHandle::new(&pod, &uid, &key.1, true));
         let (tx, rx) = mpsc::unbounded_channel();
         let worker = Worker::new(
             self.shared.clone(),
@@ -294,6 +301,18 @@ impl Kubelet {
                 .map(|s| chrono::Utc::now() - chrono::Duration::seconds(s)),
         };
         Ok(logbuf::read(buffer, read))
+    }
+
+    /// `GET pods/NAME/log` of a pod not on a node yet: the API server checks the container name
+    /// and answers an empty log (`LogLocation` returns no location without `spec.nodeName`).
+    pub fn unscheduled_logs(
+        pod: &Value,
+        container: Option<&str>,
+    ) -> Result<BoxStream<'static, Bytes>, LogError> {
+        let (_, name, uid) = identity(pod).unwrap_or_default();
+        let handle = PodHandle::new(pod, &uid, &name, false);
+        select_container(&handle, container)?;
+        Ok(futures::stream::empty().boxed())
     }
 
     /// Stops everything (kills all container processes) and waits for the pod workers to end.

@@ -1,5 +1,5 @@
-//! kube-sandbox: an in-memory stand-in for kube-apiserver, with a one-node scheduler and
-//! kubelet, that the real kubectl, helm and kube-rs talk to over HTTPS.
+//! kube-sandbox: an in-memory stand-in for kube-apiserver, with a scheduler and a
+//! one-node kubelet, that the real kubectl, helm and kube-rs talk to over HTTPS.
 //!
 //! It is generic: it serves built-in kinds and whatever CustomResourceDefinitions are created,
 //! and knows nothing of any particular operator. Start one in-process with [`Sandbox::start`],
@@ -24,8 +24,9 @@
 //! 4. Rules that read the state: per-kind admission, authentication and authorization.
 //! 5. The write path (`ops`): create, update, patch (with the server-side apply request) and
 //!    delete, for HTTP handlers and the sandbox's own controllers alike.
-//! 6. Drivers: the bootstrap objects, the controllers, watches, the HTTP handlers and filters,
-//!    and the server that starts it all.
+//! 6. Drivers: the bootstrap objects, the controllers, the disruption controller with the
+//!    eviction subresource, the scheduler (whose `plugins` are pure
+//!    filter functions), watches, the HTTP handlers and filters, and the server that starts it all.
 
 // 1. Leaves.
 pub(crate) mod errors;
@@ -33,6 +34,7 @@ pub(crate) mod events;
 pub(crate) mod gofmt;
 pub(crate) mod kubeconfig;
 pub(crate) mod protobuf;
+pub(crate) mod quantity;
 pub(crate) mod request;
 pub(crate) mod request_info;
 pub(crate) mod resource_types;
@@ -69,8 +71,10 @@ pub(crate) mod ops;
 pub(crate) mod bootstrap;
 pub(crate) mod control;
 pub(crate) mod controllers;
+pub(crate) mod disruption;
 pub(crate) mod filters;
 pub(crate) mod handlers;
+pub(crate) mod scheduler;
 pub(crate) mod server;
 pub(crate) mod watch;
 

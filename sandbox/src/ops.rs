@@ -6,8 +6,10 @@
 
 mod apply;
 mod patch;
+mod record;
 
 pub use patch::{PatchType, patch, unsupported_patch};
+pub use record::{RecordedEvents, record_event};
 
 use std::sync::Arc;
 

@@ -138,7 +138,7 @@ const BUILTINS: &[Builtin] = &[
         namespaced: true,
         short_names: &["po"],
         categories: &["all"],
-        subresources: &["status", "log"],
+        subresources: &["status", "log", "eviction"],
         verbs: ALL_VERBS,
     },
     Builtin {
@@ -226,6 +226,17 @@ const BUILTINS: &[Builtin] = &[
         namespaced: true,
         short_names: &["deploy"],
         categories: &["all"],
+        subresources: &["status"],
+        verbs: ALL_VERBS,
+    },
+    Builtin {
+        group: "policy",
+        version: "v1",
+        kind: "PodDisruptionBudget",
+        plural: "poddisruptionbudgets",
+        namespaced: true,
+        short_names: &["pdb"],
+        categories: &[],
         subresources: &["status"],
         verbs: ALL_VERBS,
     },
@@ -372,6 +383,14 @@ pub fn builtin_types() -> Vec<ResourceType> {
                         response_version: "v1".into(),
                         response_kind: "Pod".into(),
                         verbs: strings(&["get"]),
+                    },
+                    // kubectl drain finds the Eviction version here (`CheckEvictionSupport`).
+                    "eviction" => Subresource {
+                        name: "eviction".into(),
+                        response_group: "policy".into(),
+                        response_version: "v1".into(),
+                        response_kind: "Eviction".into(),
+                        verbs: strings(&["create"]),
                     },
                     "token" => Subresource {
                         name: "token".into(),

@@ -84,6 +84,8 @@ impl Sandbox {
         );
         let _ = state.kubelet.set(kubelet);
         tasks.spawn(controllers::run(state.clone(), shutdown_rx.clone()));
+        tasks.spawn(crate::scheduler::run(state.clone(), shutdown_rx.clone()));
+        tasks.spawn(crate::disruption::run(state.clone(), shutdown_rx.clone()));
         crate::bootstrap::create_objects(&state)?;
         state
             .faults

@@ -105,6 +105,8 @@ pub struct State {
     pub auth_keys: crate::tokens::TokenKeys,
     pub faults: crate::faults::Faults,
     pub stats: crate::stats::Stats,
+    /// The sandbox's own event recorders' memory of what they reported (see `ops::record_event`).
+    pub recorded_events: crate::ops::RecordedEvents,
 }
 
 impl State {
@@ -119,6 +121,7 @@ impl State {
             auth_keys: Default::default(),
             faults: Default::default(),
             stats: Default::default(),
+            recorded_events: Default::default(),
         }
     }
 }

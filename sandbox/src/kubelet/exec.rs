@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::PodStore;
 use super::logbuf::{LineAssembler, LogBuffer};
-use super::status::parse_quantity;
+use crate::quantity::parse as parse_quantity;
 
 /// `kubecontainer.MaxContainerTerminationMessageLength`: only the last 4 KiB of the message file are read.
 const MAX_TERMINATION_MESSAGE: usize = 4 * 1024;
@@ -642,30 +642,36 @@ pub(super) fn spawn(
     let Some((program, args)) = launch.argv.split_first() else {
         return Err("no command".into());
     };
+    // stdout and stderr share one pipe, so the log keeps the order in which lines were written
+    // (two pipes read by two tasks would interleave them at random); `pods/log` merges the two
+    // streams anyway.
+    let (reader, writer) =
+        std::io::pipe().map_err(|e| format!("unable to create the output pipe: {e}"))?;
+    let writer_err = writer
+        .try_clone()
+        .map_err(|e| format!("unable to create the output pipe: {e}"))?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .env_clear()
         .envs(launch.env)
         .current_dir(&launch.cwd)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(writer)
+        .stderr(writer_err)
         // If the runtime goes away without `shutdown`, at least the first process does not outlive it.
         .kill_on_drop(true)
         .process_group(0);
-    let mut child = cmd.spawn().map_err(|e| spawn_error(program, &e))?;
+    let spawned = cmd.spawn();
+    // The parent's copies of the write end go now, or the pipe would never report its end.
+    drop(cmd);
+    let mut child = spawned.map_err(|e| spawn_error(program, &e))?;
     let pgid = child
         .id()
         .ok_or_else(|| format!("unable to start container process: {program:?} exited at once"))?;
     processes.insert(pgid);
-    let stdout = child
-        .stdout
-        .take()
-        .map(|s| tokio::spawn(pump(s, log.clone())));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|s| tokio::spawn(pump(s, log.clone())));
+    let output = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())
+        .ok()
+        .map(|r| tokio::spawn(pump(r, log.clone())));
     tokio::spawn(async move {
         let code = match child.wait().await {
             Ok(status) => status
@@ -677,13 +683,12 @@ pub(super) fn spawn(
         if let Some(mut kill) = signal_group(pgid, "KILL") {
             let _ = kill.wait().await;
         }
-        for mut pump in [stdout, stderr].into_iter().flatten() {
-            if tokio::time::timeout(PIPE_DRAIN_TIMEOUT, &mut pump)
+        if let Some(mut pump) = output
+            && tokio::time::timeout(PIPE_DRAIN_TIMEOUT, &mut pump)
                 .await
                 .is_err()
-            {
-                pump.abort();
-            }
+        {
+            pump.abort();
         }
         log.close();
         processes.remove(pgid);

@@ -403,41 +403,10 @@ pub(super) fn qos_class(spec: &Value) -> &'static str {
 fn quantity_at(res: Option<&Value>, section: &str, name: &str) -> Option<f64> {
     let v = res?.get(section)?.get(name)?;
     match v {
-        Value::String(s) => parse_quantity(s),
+        Value::String(s) => crate::quantity::parse(s),
         Value::Number(n) => n.as_f64(),
         _ => None,
     }
-}
-
-/// Parses a Kubernetes resource quantity (`500m`, `1.5Gi`, `2e3`, `128974848`) into its value.
-pub(super) fn parse_quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(s.len());
-    let (number, suffix) = s.split_at(split);
-    let base: f64 = number.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        exp if exp.starts_with(['e', 'E']) => 10f64.powi(exp[1..].parse::<i32>().ok()?),
-        _ => return None,
-    };
-    Some(base * factor)
 }
 
 /// The image reference a container runtime reports: registry and tag made explicit.
@@ -682,15 +651,6 @@ mod tests {
         assert_eq!(qos_class(&equal), "Guaranteed");
         let burst = json!({"containers": [{"resources": {"requests": {"cpu": "100m"}}}]});
         assert_eq!(qos_class(&burst), "Burstable");
-    }
-
-    #[test]
-    fn quantities() {
-        assert_eq!(parse_quantity("500m"), Some(0.5));
-        assert_eq!(parse_quantity("2Ki"), Some(2048.0));
-        assert_eq!(parse_quantity("1e3"), Some(1000.0));
-        assert_eq!(parse_quantity("1E"), Some(1e18));
-        assert_eq!(parse_quantity("abc"), None);
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub(super) struct MemStore {
     rv: AtomicU64,
     /// Last state of pods whose graceful deletion the kubelet finished.
     finished: Mutex<Vec<Value>>,
+    /// Events the kubelet recorded, in order.
+    pub(super) events: Mutex<Vec<Value>>,
     version: watch::Sender<u64>,
 }
 
@@ -37,6 +39,7 @@ impl MemStore {
             status_writes: AtomicUsize::new(0),
             rv: AtomicU64::new(1),
             finished: Mutex::new(Vec::new()),
+            events: Mutex::new(Vec::new()),
             version: watch::Sender::new(0),
         });
         let kubelet = Kubelet::start(mode, "sandbox", store.clone());
@@ -72,6 +75,10 @@ impl MemStore {
         let uid = uuid::Uuid::new_v4().to_string();
         pod["metadata"]["uid"] = json!(uid);
         pod["metadata"]["namespace"] = json!(NS);
+        // The scheduler's part: pods arrive bound to this node unless a test binds them elsewhere.
+        if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
+            pod["spec"]["nodeName"] = json!("sandbox");
+        }
         let name = pod["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
@@ -99,6 +106,17 @@ impl MemStore {
 
     pub(super) fn get(&self, name: &str) -> Option<Value> {
         lock(&self.pods).get(name).cloned()
+    }
+
+    /// `(reason, message)` of the recorded events.
+    pub(super) fn event_texts(&self) -> Vec<(String, String)> {
+        lock(&self.events)
+            .iter()
+            .map(|e| {
+                let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+                (text("reason"), text("message"))
+            })
+            .collect()
     }
 
     pub(super) fn writes(&self) -> usize {
@@ -187,6 +205,10 @@ impl PodStore for MemStore {
         }
         drop(pods);
         self.version.send_modify(|v| *v += 1);
+    }
+
+    fn record_event(&self, event: Value) {
+        lock(&self.events).push(event);
     }
 
     fn get_object(&self, resource: &str, _namespace: &str, name: &str) -> Option<Value> {

@@ -571,3 +571,54 @@ async fn pods_bound_elsewhere_are_ignored() {
     );
     assert_eq!(store.writes(), 1);
 }
+
+#[tokio::test]
+async fn logs_keep_the_order_of_stdout_and_stderr_lines() {
+    let store = MemStore::start(PodMode::Exec);
+    store.create(exec_pod(
+        "mixed",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do echo out$i; echo err$i >&2; done",
+    ));
+    store
+        .wait_for("mixed", "Succeeded", |p| phase(p) == "Succeeded")
+        .await;
+    let expected: String = (1..=10).map(|i| format!("out{i}\nerr{i}\n")).collect();
+    assert_eq!(
+        logs(&store, "mixed", LogOptions::default()).await,
+        Ok(expected)
+    );
+}
+
+#[tokio::test]
+async fn container_lifecycle_events_as_the_kubelet_records_them() {
+    let store = MemStore::start(PodMode::Simulate);
+    let mut pod = sim_pod("evented", json!({"sandbox.kube/run-seconds": "600"}));
+    pod["spec"]["containers"][0]["image"] = json!("busybox:1.36");
+    store.create(pod);
+    store
+        .wait_for("evented", "Running", |p| phase(p) == "Running")
+        .await;
+    store.delete("evented", 30);
+    store.wait_finished("evented").await;
+    let texts = store.event_texts();
+    let expected: Vec<(String, String)> = [
+        (
+            "Pulled",
+            "Container image \"busybox:1.36\" already present on machine",
+        ),
+        ("Created", "Created container: main"),
+        ("Started", "Started container main"),
+        ("Killing", "Stopping container main"),
+    ]
+    .iter()
+    .map(|(r, m)| (r.to_string(), m.to_string()))
+    .collect();
+    assert_eq!(texts, expected);
+    let started = &lock(&store.events)[2];
+    assert_eq!(
+        started["involvedObject"]["fieldPath"],
+        "spec.containers{main}"
+    );
+    assert_eq!(started["source"]["component"], "kubelet");
+    assert_eq!(started["source"]["host"], "sandbox");
+}

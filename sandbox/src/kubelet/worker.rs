@@ -562,6 +562,15 @@ impl Worker {
             (delay * 2).min(MAX_BACKOFF)
         };
         slot.restart_at = Some(Instant::now() + delay);
+        if !delay.is_zero() {
+            // kuberuntime_manager.go: "Back-off restarting failed container %s in pod %s".
+            let message = format!(
+                "Back-off restarting failed container {} in pod {pod_ref}",
+                slot.name
+            );
+            self.event(Some(i), "Warning", "BackOff", message);
+        }
+        let slot = &mut self.slots[i];
         slot.crash_message = (!delay.is_zero()).then(|| {
             format!(
                 "back-off {} restarting failed container={} pod={pod_ref}",
@@ -623,14 +632,21 @@ impl Worker {
                     if !slot.term_sent {
                         slot.term_sent = true;
                         exec::signal_group(pgid, "TERM");
+                        let message = format!("Stopping container {}", slot.name);
+                        self.event(Some(i), "Normal", "Killing", message);
                     }
+                    let slot = &mut self.slots[i];
                     if kill_due && !slot.kill_sent {
                         slot.kill_sent = true;
                         exec::signal_group(pgid, "KILL");
                     }
                 }
                 // A simulated process dies of SIGTERM at once.
-                None => self.finish_instance(i, 143, Utc::now()),
+                None => {
+                    let message = format!("Stopping container {}", self.slots[i].name);
+                    self.event(Some(i), "Normal", "Killing", message);
+                    self.finish_instance(i, 143, Utc::now());
+                }
             }
         }
         if self.slots.iter().any(|s| s.state.is_running()) {
@@ -716,6 +732,34 @@ impl Worker {
             times.extend(slot.sim_end);
         }
         times.into_iter().min()
+    }
+}
+
+impl Worker {
+    /// Records an event as the kubelet's recorder does, about a container (`i`) or the pod.
+    pub(super) fn event(&self, i: Option<usize>, type_: &str, reason: &str, message: String) {
+        let field_path = i.and_then(|i| self.slots.get(i)).map(|s| {
+            let list = if s.kind == Kind::Regular {
+                "containers"
+            } else {
+                "initContainers"
+            };
+            format!("spec.{list}{{{}}}", s.name)
+        });
+        let ev = crate::events::PodEvent {
+            pod: &self.pod,
+            field_path,
+            type_,
+            reason,
+            action: "",
+            message,
+        };
+        let reporter = crate::events::Reporter::Kubelet {
+            node: &self.shared.node_name,
+        };
+        self.shared
+            .store
+            .record_event(crate::events::pod_event(&ev, reporter, Utc::now()));
     }
 }
 

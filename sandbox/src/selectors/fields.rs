@@ -385,29 +385,15 @@ fn field_value(obj: &Value, group: &str, kind: &str, field: &str) -> String {
         ("", "Node", "spec.unschedulable") => text_or(at(obj, field), "false"),
         ("", "ReplicationController", "status.replicas") => text_or(at(obj, field), "0"),
         ("batch", "Job", "status.successful") => text_or(at(obj, "status.succeeded"), "0"),
-        ("", "Event", "source") => {
+        // Events of both groups are stored in their core form and share the core registry's
+        // field set (pkg/registry/core/event/strategy.go `ToSelectableFields`), which the
+        // events.k8s.io labels were mapped onto above.
+        ("" | "events.k8s.io", "Event", "source") => {
             let component = text(at(obj, "source.component"));
             if component.is_empty() {
                 text(at(obj, "reportingComponent"))
             } else {
                 component
-            }
-        }
-        ("events.k8s.io", "Event", f) => {
-            if let Some(rest) = f.strip_prefix("involvedObject.") {
-                return text(obj.get("regarding").and_then(|r| r.get(rest)));
-            }
-            match f {
-                "reportingComponent" => text(obj.get("reportingController")),
-                "source" => {
-                    let component = text(at(obj, "deprecatedSource.component"));
-                    if component.is_empty() {
-                        text(obj.get("reportingController"))
-                    } else {
-                        component
-                    }
-                }
-                other => text(at(obj, other)),
             }
         }
         _ => text(at(obj, field)),
@@ -576,10 +562,17 @@ mod tests {
         // `source` falls back to the reporting component.
         assert!(sel("source=kubelet").matches(&core, "", "Event"));
 
+        // events.k8s.io events are matched in their stored (core) form.
         let ev = json!({
-            "regarding": {"kind": "Pod", "name": "p"},
-            "reason": "Started", "reportingController": "ctl"
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "ns"},
+            "reason": "Started", "reportingComponent": "ctl", "source": {}
         });
+        assert!(sel("regarding.kind=Pod,regarding.namespace=ns").matches(
+            &ev,
+            "events.k8s.io",
+            "Event"
+        ));
+        assert!(!sel("regarding.name=q").matches(&ev, "events.k8s.io", "Event"));
         assert!(sel("regarding.name=p,reportingController=ctl").matches(
             &ev,
             "events.k8s.io",

@@ -67,6 +67,7 @@ pub(super) fn printer_for(group: &str, kind: &str) -> Option<Printer> {
             print_lease,
         ),
         ("apps", "Deployment") => (deployment_columns(), print_deployment),
+        ("policy", "PodDisruptionBudget") => (policy::pdb_columns(), policy::print_pdb),
         ("rbac.authorization.k8s.io", "RoleBinding") => (
             binding_columns(ROLE_BINDING_ROLE_REF_DOC, "roleBinding"),
             print_binding,
@@ -584,6 +585,8 @@ const EVENT_REASON_DOC: &str = "This should be a short, machine understandable s
 const EVENT_SOURCE_DOC: &str =
     "The component reporting this event. Should be a short machine understandable string.";
 const OBJECT_REFERENCE_FIELD_PATH_DOC: &str = "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.";
+
+mod policy;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 //! Status reporting for a pod worker: what the pod status should say (`desired_status`), when to write it,
-//! and the write itself (binding the pod on first write, keeping conditions the kubelet does not own).
+//! and the write itself (keeping conditions the kubelet does not own).
 
 use std::sync::atomic::Ordering;
 
@@ -193,15 +193,10 @@ impl Worker {
             let Some(spec) = ensure_object(root, "spec") else {
                 return;
             };
-            match spec.get("nodeName").and_then(Value::as_str) {
-                Some(n) if !n.is_empty() && n != node => {
-                    bound_elsewhere = true;
-                    return;
-                }
-                Some(n) if n == node => {}
-                _ => {
-                    spec.insert("nodeName".into(), json!(node));
-                }
+            // The scheduler binds; a pod that is not (or no longer) this node's is not ours.
+            if spec.get("nodeName").and_then(Value::as_str) != Some(node.as_str()) {
+                bound_elsewhere = true;
+                return;
             }
             let Some(current) = ensure_object(root, "status") else {
                 return;

@@ -18,10 +18,61 @@ use super::{ANNOTATION_PREFIX, CONFIG_RETRY, Worker, WorkerMsg, new_container_id
 
 impl Worker {
     pub(super) fn start(&mut self, i: usize) {
+        self.ensure_image(i);
         match self.shared.mode {
             PodMode::Exec => self.start_exec(i),
             PodMode::Simulate => self.start_simulated(i),
         }
+    }
+
+    /// The image manager's events (`EnsureImageExists` in `pkg/kubelet/images/image_manager.go`).
+    /// The sandbox has no registry: every image counts as present, and a pull (policy `Always`,
+    /// the default for `:latest` or untagged images) takes no time and no bytes.
+    fn ensure_image(&self, i: usize) {
+        let spec = &self.slots[i].spec;
+        let image = spec
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let last = image.rsplit('/').next().unwrap_or_default();
+        let latest = !image.contains('@') && (!last.contains(':') || last.ends_with(":latest"));
+        let policy = spec
+            .get("imagePullPolicy")
+            .and_then(Value::as_str)
+            .unwrap_or(if latest { "Always" } else { "IfNotPresent" });
+        if policy == "Always" {
+            self.event(
+                Some(i),
+                "Normal",
+                "Pulling",
+                format!("Pulling image {image:?}"),
+            );
+            let message = format!(
+                "Successfully pulled image {image:?} in 0s (0s including waiting). Image size: 0 bytes."
+            );
+            self.event(Some(i), "Normal", "Pulled", message);
+        } else {
+            let message = format!("Container image {image:?} already present on machine");
+            self.event(Some(i), "Normal", "Pulled", message);
+        }
+    }
+
+    /// The runtime created and started instance `i`: `Created container: %v` and
+    /// `Started container %v` (`startContainer` in `kuberuntime_container.go`).
+    fn created_and_started(&self, i: usize) {
+        let name = self.slots[i].name.clone();
+        self.event(
+            Some(i),
+            "Normal",
+            "Created",
+            format!("Created container: {name}"),
+        );
+        self.event(
+            Some(i),
+            "Normal",
+            "Started",
+            format!("Started container {name}"),
+        );
     }
 
     /// Opens a new container instance: id, log, restart bookkeeping.
@@ -61,6 +112,7 @@ impl Worker {
         let env = match env {
             Ok(env) => env,
             Err(exec::ConfigError(message)) => {
+                let message_copy = message.clone();
                 let slot = &mut self.slots[i];
                 if let CState::Terminated(t) = &slot.state {
                     slot.last = Some(t.clone());
@@ -71,6 +123,12 @@ impl Worker {
                 };
                 slot.crash_message = None;
                 slot.restart_at = Some(Instant::now() + CONFIG_RETRY);
+                self.event(
+                    Some(i),
+                    "Warning",
+                    "Failed",
+                    format!("Error: {message_copy}"),
+                );
                 return;
             }
         };
@@ -110,6 +168,7 @@ impl Worker {
                 slot.state = CState::Running {
                     started_at: Utc::now(),
                 };
+                self.created_and_started(i);
             }
             Err(message) => {
                 tracing::debug!(pod = %self.handle.name, container = %self.slots[i].name, %message, "container failed to start");
@@ -140,6 +199,7 @@ impl Worker {
     }
 
     fn record_start_error(&mut self, i: usize, message: String) {
+        self.event(Some(i), "Warning", "Failed", format!("Error: {message}"));
         let now = Utc::now();
         let slot = &mut self.slots[i];
         slot.state = CState::Terminated(Terminated {
@@ -186,6 +246,7 @@ impl Worker {
         self.slots[i].state = CState::Running {
             started_at: Utc::now(),
         };
+        self.created_and_started(i);
         match seconds {
             Some(s) if s > 0.0 => {
                 self.slots[i].sim_end = Some(Instant::now() + Duration::from_secs_f64(s));
