@@ -2,6 +2,10 @@
 //! built-in kinds (pods, namespaces, secrets, CRDs), which fields an update may touch, and the
 //! schema pipeline of custom resources (defaults → prune → validate, CEL included).
 
+mod workloads;
+
+pub use workloads::SERVICE_CIDR;
+
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
@@ -97,8 +101,11 @@ pub fn tracks_generation(rt: &ResourceType) -> bool {
     rt.is_custom()
         || matches!(
             (rt.group.as_str(), rt.plural.as_str()),
-            ("", "pods")
-                | ("apps", "deployments")
+            ("", "pods" | "replicationcontrollers")
+                | ("apps", _)
+                | ("batch", _)
+                | ("autoscaling", "horizontalpodautoscalers")
+                | ("networking.k8s.io", "ingresses" | "networkpolicies")
                 | ("apiextensions.k8s.io", "customresourcedefinitions")
         )
 }
@@ -115,6 +122,7 @@ pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult
     {
         map.remove("status");
     }
+    workloads::on_create(state, rt, obj)?;
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "pods") => default_pod(obj),
         ("", "namespaces") => {
@@ -129,17 +137,15 @@ pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult
             }
             normalize_secret(rt, obj)?
         }
-        ("apps", "deployments") => {
-            obj["status"] = json!({});
-            if obj["spec"]["replicas"].is_null() {
-                obj["spec"]["replicas"] = json!(1);
-            }
-        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             establish_crd(state, rt, obj)?;
             add_finalizer(obj, CRD_CLEANUP_FINALIZER);
         }
         _ => {}
+    }
+    // Last, so what defaulting indexed into existence as `null` goes too.
+    if !rt.is_custom() {
+        workloads::drop_nulls(obj);
     }
     Ok(())
 }
@@ -178,6 +184,7 @@ pub fn on_update(
             }
         }
     }
+    workloads::on_update(state, rt, old, new, sub)?;
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "pods") if sub.is_none() => validate_pod_update(rt, old, new)?,
         ("", "secrets") => normalize_secret(rt, new)?,
@@ -189,6 +196,9 @@ pub fn on_update(
             establish_crd(state, rt, new)?;
         }
         _ => {}
+    }
+    if !rt.is_custom() {
+        workloads::drop_nulls(new);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod apply;
 mod patch;
+pub mod scale;
 
 pub use patch::{PatchType, patch, unsupported_patch};
 

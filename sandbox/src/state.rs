@@ -105,6 +105,8 @@ pub struct State {
     pub auth_keys: crate::tokens::TokenKeys,
     pub faults: crate::faults::Faults,
     pub stats: crate::stats::Stats,
+    /// The cluster CA (PEM), published in every namespace's `kube-root-ca.crt`.
+    pub ca_pem: OnceLock<String>,
 }
 
 impl State {
@@ -119,6 +121,7 @@ impl State {
             auth_keys: Default::default(),
             faults: Default::default(),
             stats: Default::default(),
+            ca_pem: OnceLock::new(),
         }
     }
 }
