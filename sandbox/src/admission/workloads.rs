@@ -23,14 +23,15 @@ pub const SERVICE_CIDR: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 96, 0, 0), 12);
 const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
 
 /// Fields of Go struct type (`metav1.Time`, `metav1.MicroTime`) that `omitempty` cannot omit:
-/// a zero one is written as `null`, so a `null` sent for one reads back.
+/// a zero one is written as `null`, so a `null` sent for one reads back. (ObjectMeta's
+/// `creationTimestamp` is not one: it is `json:"creationTimestamp,omitempty,omitzero"` in
+/// apimachinery's meta/v1 types.go, so a template's `creationTimestamp: null` goes.)
 const NULL_STRUCT_FIELDS: &[&str] = &[
     "eventTime",
     "firstTimestamp",
     "lastTimestamp",
     "lastProbeTime",
     "lastHeartbeatTime",
-    "creationTimestamp",
 ];
 
 /// Go's JSON decoder leaves a nil slice, map or pointer for an explicit `null`, and the encoder
