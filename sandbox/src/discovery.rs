@@ -664,9 +664,14 @@ mod tests {
                 "events.k8s.io",
                 "authentication.k8s.io",
                 "authorization.k8s.io",
+                "autoscaling",
+                "batch",
+                "networking.k8s.io",
                 "rbac.authorization.k8s.io",
+                "storage.k8s.io",
                 "apiextensions.k8s.io",
                 "coordination.k8s.io",
+                "discovery.k8s.io",
                 "example.com",
             ]
         );

@@ -403,7 +403,7 @@ fn default_service(
                 &[FieldError::invalid(
                     "spec.clusterIPs",
                     json!([requested]),
-                    &format!("failed to allocate IP {requested}: {why}"),
+                    format!("failed to allocate IP {requested}: {why}"),
                 )],
             )
         };

@@ -8,7 +8,7 @@
 //!
 //! Not ported: proportional scaling of several active ReplicaSets during a rollout,
 //! `progressDeadlineSeconds` (ProgressDeadlineExceeded needs a clock the sandbox does not
-//! run), `minReadySeconds` re-checks without another change, hash collisions.
+//! run), hash collisions.
 
 use serde_json::{Map, Value, json};
 

@@ -136,7 +136,8 @@ pub fn sync(state: &State, namespace: &str, name: &str) {
         let remaining = completions.map_or(parallelism, |c| (c - succeeded).max(0));
         let want = parallelism.min(remaining);
         let generate_name = format!("{name}-");
-        for _ in active_count..want {
+        let missing = want - active_count;
+        for _ in 0..missing {
             let pod = pod_from_template(&job, &spec["template"], &generate_name);
             match create_owned(state, "", "pods", pod) {
                 Some(created) => {

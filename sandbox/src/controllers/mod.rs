@@ -55,8 +55,18 @@ fn deleting(obj: &Value) -> bool {
 pub async fn run(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
     let mut changed = state.store.subscribe();
     let mut cursor = 0;
+    // Syncs asked for later (a pod that becomes available after `minReadySeconds`).
+    let mut later: Vec<(tokio::time::Instant, Sync)> = Vec::new();
     loop {
         let mut work = BTreeSet::new();
+        let now = tokio::time::Instant::now();
+        later.retain(|(at, item)| {
+            let due = *at <= now;
+            if due {
+                work.insert(item.clone());
+            }
+            !due
+        });
         match state.store.changes_since(cursor) {
             Since::Changes(changes) => {
                 for change in changes {
@@ -72,11 +82,21 @@ pub async fn run(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
             }
         }
         for item in work {
-            sync(&state, &item);
+            if let Some(after) = sync(&state, &item) {
+                later.push((tokio::time::Instant::now() + after, item));
+            }
         }
+        let next = later.iter().map(|(at, _)| *at).min();
+        let timer = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             res = changed.changed() => if res.is_err() { return },
             _ = shutdown.changed() => return,
+            _ = timer => {}
         }
         if *shutdown.borrow() {
             return;
@@ -166,13 +186,15 @@ fn queue_syncs(change: &Change, work: &mut BTreeSet<Sync>) {
     }
 }
 
-fn sync(state: &State, item: &Sync) {
+/// Runs one sync; `Some(after)` asks for another one that much later.
+fn sync(state: &State, item: &Sync) -> Option<std::time::Duration> {
     match item {
-        Sync::ReplicaSet(ns, name) => replicaset::sync(state, ns, name),
+        Sync::ReplicaSet(ns, name) => return replicaset::sync(state, ns, name),
         Sync::Job(ns, name) => job::sync(state, ns, name),
         Sync::Deployment(ns, name) => deployment::sync(state, ns, name),
         Sync::RootCa(ns) => rootca::sync(state, ns),
     }
+    None
 }
 
 /// After the history expired: every workload object is synced again.

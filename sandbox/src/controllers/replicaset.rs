@@ -2,15 +2,19 @@
 //! made from the template, deletes the surplus (not-ready and newest first), and reports
 //! replicas, fullyLabeledReplicas, readyReplicas, availableReplicas and observedGeneration.
 //!
+//! Pods that become available only `minReadySeconds` after turning ready get a later sync.
+//!
 //! Not ported: adoption of orphaned pods matching the selector and release of pods that stop
 //! matching it, the expectations cache (writes are synchronous here), `ReplicaFailure`.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::workload::{
     create_owned, delete, int, is_active, is_available, is_ready, owned, pod_from_template,
-    pods_key, record_event, write_status,
+    pods_key, ready_since, record_event, write_status,
 };
 use crate::selectors::label_selector_from_json;
 use crate::state::State;
@@ -36,10 +40,10 @@ fn deletion_rank(pod: &Value) -> (bool, bool, std::cmp::Reverse<String>) {
     )
 }
 
-pub fn sync(state: &State, namespace: &str, name: &str) {
-    let Some(rs) = state.store.get(&key(), namespace, name) else {
-        return;
-    };
+/// Syncs one ReplicaSet; `Some(after)` when a ready pod becomes available (`minReadySeconds`)
+/// only that much later.
+pub fn sync(state: &State, namespace: &str, name: &str) -> Option<Duration> {
+    let rs = state.store.get(&key(), namespace, name)?;
     let uid = meta_str(&rs, "uid").to_string();
     let pods = owned(state, &pods_key(), namespace, &uid);
     let mut active: Vec<&Value> = pods.iter().map(|p| &**p).filter(|p| is_active(p)).collect();
@@ -79,9 +83,7 @@ pub fn sync(state: &State, namespace: &str, name: &str) {
         }
     }
     // The status counts what is there now.
-    let Some(rs) = state.store.get(&key(), namespace, name) else {
-        return;
-    };
+    let rs = state.store.get(&key(), namespace, name)?;
     let pods = owned(state, &pods_key(), namespace, &uid);
     let active: Vec<&Value> = pods.iter().map(|p| &**p).filter(|p| is_active(p)).collect();
     let template_labels = rs["spec"]["template"]["metadata"]["labels"].clone();
@@ -131,4 +133,13 @@ pub fn sync(state: &State, namespace: &str, name: &str) {
     }
     status["observedGeneration"] = rs["metadata"]["generation"].clone();
     write_status(state, "apps", "replicasets", &rs, status);
+    active
+        .iter()
+        .filter(|p| is_ready(p) && !is_available(p, min_ready, now))
+        .filter_map(|p| ready_since(p))
+        .map(|since| since + chrono::Duration::seconds(min_ready) - now)
+        .filter_map(|left| left.to_std().ok())
+        .min()
+        // A little after the moment, so the pod is available when looked at.
+        .map(|left| left + Duration::from_millis(50))
 }

@@ -76,20 +76,21 @@ pub fn is_ready(pod: &Value) -> bool {
     ready_condition(pod).is_some()
 }
 
-/// `podutil.IsPodAvailable`: ready for at least `min_ready_seconds`.
-pub fn is_available(pod: &Value, min_ready_seconds: i64, now: DateTime<Utc>) -> bool {
-    let Some(cond) = ready_condition(pod) else {
-        return false;
-    };
-    if min_ready_seconds <= 0 {
-        return true;
-    }
-    cond["lastTransitionTime"]
+/// When a ready pod turned ready.
+pub fn ready_since(pod: &Value) -> Option<DateTime<Utc>> {
+    ready_condition(pod)?["lastTransitionTime"]
         .as_str()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .is_some_and(|t| {
-            t.with_timezone(&Utc) + chrono::Duration::seconds(min_ready_seconds) <= now
-        })
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `podutil.IsPodAvailable`: ready for at least `min_ready_seconds`.
+pub fn is_available(pod: &Value, min_ready_seconds: i64, now: DateTime<Utc>) -> bool {
+    if !is_ready(pod) {
+        return false;
+    }
+    min_ready_seconds <= 0
+        || ready_since(pod).is_some_and(|t| t + chrono::Duration::seconds(min_ready_seconds) <= now)
 }
 
 pub fn int(v: &Value) -> i64 {

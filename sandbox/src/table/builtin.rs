@@ -67,6 +67,11 @@ pub(super) fn printer_for(group: &str, kind: &str) -> Option<Printer> {
             print_lease,
         ),
         ("apps", "Deployment") => (deployment_columns(), print_deployment),
+        ("apps", "ReplicaSet") => (
+            workloads::replica_set_columns(),
+            workloads::print_replica_set,
+        ),
+        ("batch", "Job") => (workloads::job_columns(), workloads::print_job),
         ("rbac.authorization.k8s.io", "RoleBinding") => (
             binding_columns(ROLE_BINDING_ROLE_REF_DOC, "roleBinding"),
             print_binding,
@@ -587,3 +592,4 @@ const OBJECT_REFERENCE_FIELD_PATH_DOC: &str = "If referring to a piece of an obj
 
 #[cfg(test)]
 mod tests;
+mod workloads;
