@@ -327,3 +327,65 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
     admin.ok(&kubectl, &["get", "crd", "testjobs.testjob.dev"]);
     sandbox.shutdown().await;
 }
+
+/// `helm install --wait` waits for the chart's Deployment to become available: the sandbox's
+/// Deployment and ReplicaSet controllers roll it out and its Pod turns Ready. Simulate mode
+/// runs no image, so the Pod is told (through the chart's `podAnnotations`) to keep running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_wait_succeeds_in_simulate_mode() {
+    let sandbox = TestSandbox::start(SandboxOptions::with_pods(PodMode::Simulate))
+        .await
+        .expect("sandbox");
+    let admin = Cli {
+        kubeconfig: sandbox.kubeconfig_path().to_path_buf(),
+    };
+    let helm = tools::helm();
+    let kubectl = tools::kubectl();
+    let chart = root().join("charts/testjob-operator");
+    let chart = chart.to_str().expect("utf-8 path");
+    let installed = admin.ok(
+        &helm,
+        &[
+            "install",
+            RELEASE,
+            chart,
+            "-n",
+            RELEASE_NS,
+            "--create-namespace",
+            "--wait",
+            "--timeout=60s",
+            "--set-string",
+            "podAnnotations.sandbox\\.kube/run-seconds=86400",
+        ],
+    );
+    assert!(installed.contains("STATUS: deployed"), "{installed}");
+    let status = admin.ok(
+        &kubectl,
+        &[
+            "get",
+            "deployment",
+            "-n",
+            RELEASE_NS,
+            "testjob-testjob-operator",
+            "-o",
+            "jsonpath={.status.availableReplicas} {.status.conditions[?(@.type==\"Available\")].status}",
+        ],
+    );
+    assert_eq!(status, "1 True");
+    let rollout = admin.ok(
+        &kubectl,
+        &[
+            "rollout",
+            "status",
+            "-n",
+            RELEASE_NS,
+            "deployment/testjob-testjob-operator",
+            "--timeout=30s",
+        ],
+    );
+    assert!(rollout.contains("successfully rolled out"), "{rollout}");
+    admin.ok(&helm, &["uninstall", RELEASE, "-n", RELEASE_NS, "--wait"]);
+    let pods = admin.ok(&kubectl, &["get", "pods", "-n", RELEASE_NS, "-o", "name"]);
+    assert_eq!(pods, "", "the release's Pods went with it");
+    sandbox.shutdown().await;
+}

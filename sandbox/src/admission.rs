@@ -3,6 +3,10 @@
 //! every kind, Pods) run at the point the strategies run it, and the schema pipeline of custom
 //! resources (defaults → prune → validate, CEL included).
 
+mod workloads;
+
+pub use workloads::SERVICE_CIDR;
+
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
@@ -46,8 +50,11 @@ pub fn tracks_generation(rt: &ResourceType) -> bool {
     rt.is_custom()
         || matches!(
             (rt.group.as_str(), rt.plural.as_str()),
-            ("", "pods")
-                | ("apps", "deployments")
+            ("", "pods" | "replicationcontrollers")
+                | ("apps", _)
+                | ("batch", _)
+                | ("autoscaling", "horizontalpodautoscalers")
+                | ("networking.k8s.io", "ingresses" | "networkpolicies")
                 | ("apiextensions.k8s.io", "customresourcedefinitions")
         )
 }
@@ -96,6 +103,7 @@ pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult
     if !errors.is_empty() {
         return Err(invalid(rt, &name_of(obj), &errors));
     }
+    workloads::on_create(state, rt, obj)?;
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "pods") => {}
         ("", "namespaces") => {
@@ -110,17 +118,15 @@ pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult
             }
             normalize_secret(rt, obj)?
         }
-        ("apps", "deployments") => {
-            obj["status"] = json!({});
-            if obj["spec"]["replicas"].is_null() {
-                obj["spec"]["replicas"] = json!(1);
-            }
-        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             establish_crd(state, rt, obj)?;
             add_finalizer(obj, CRD_CLEANUP_FINALIZER);
         }
         _ => {}
+    }
+    // Last, so what defaulting indexed into existence as `null` goes too.
+    if !rt.is_custom() {
+        workloads::drop_nulls(obj);
     }
     Ok(Vec::new())
 }
@@ -176,6 +182,7 @@ pub fn on_update(
     if !errors.is_empty() {
         return Err(invalid(rt, &name_of(new), &errors));
     }
+    workloads::on_update(state, rt, old, new, sub)?;
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "secrets") => normalize_secret(rt, new)?,
         ("", "namespaces") => {
@@ -186,6 +193,9 @@ pub fn on_update(
             establish_crd(state, rt, new)?;
         }
         _ => {}
+    }
+    if !rt.is_custom() {
+        workloads::drop_nulls(new);
     }
     Ok(Vec::new())
 }

@@ -1,7 +1,7 @@
 //! The objects a fresh cluster has before anyone writes: the system namespaces, the one node
-//! with its status (this machine's CPUs and memory), and the default RBAC policy (whose
-//! definitions `auth::rbac` provides). They are created through the normal write path, as
-//! kube-apiserver's post-start hooks do.
+//! with its status (this machine's CPUs and memory), the `kubernetes` Service, and the default
+//! RBAC policy (whose definitions `auth::rbac` provides). They are created through the normal
+//! write path, as kube-apiserver's post-start hooks do.
 
 use anyhow::Context;
 use serde_json::json;
@@ -15,7 +15,27 @@ const BOOTSTRAP_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public",
 /// Creates every bootstrap object in a fresh sandbox.
 pub(crate) fn create_objects(state: &State) -> anyhow::Result<()> {
     namespaces_and_node(state)?;
+    kubernetes_service(state)?;
     rbac_policy(state)
+}
+
+/// The `kubernetes` Service in `default`, with the first address of the service CIDR, as the
+/// API server's bootstrap controller keeps it (pkg/controlplane/controller/kubernetesservice).
+fn kubernetes_service(state: &State) -> anyhow::Result<()> {
+    let rt = state
+        .types
+        .find("", "v1", "services")
+        .context("services type")?;
+    let (base, _) = crate::admission::SERVICE_CIDR;
+    let first = std::net::Ipv4Addr::from(u32::from(base) + 1).to_string();
+    let svc = json!({
+        "metadata": {"name": "kubernetes", "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": first, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
+    });
+    ops::create(state, &rt, Some("default"), svc, &WriteOptions::default())
+        .map_err(|e| anyhow::anyhow!("creating the kubernetes service: {e}"))?;
+    Ok(())
 }
 
 /// The objects a fresh cluster has: system namespaces (each with its `default` ServiceAccount)

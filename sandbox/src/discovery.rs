@@ -666,9 +666,14 @@ mod tests {
                 "authentication.k8s.io",
                 "authorization.k8s.io",
                 "policy",
+                "autoscaling",
+                "batch",
+                "networking.k8s.io",
                 "rbac.authorization.k8s.io",
+                "storage.k8s.io",
                 "apiextensions.k8s.io",
                 "coordination.k8s.io",
+                "discovery.k8s.io",
                 "example.com",
             ]
         );

@@ -329,6 +329,25 @@ async fn serve_resource(
                 .unwrap_or(201);
             Ok(json_response(code, &status, JSON))
         }
+        (Verb::Get, Some("scale")) => Ok(json_response(
+            200,
+            &ops::scale::get(state, &rt, &namespace, &name)?,
+            JSON,
+        )),
+        (Verb::Update, Some("scale")) => {
+            let opts = write_options(query, headers)?;
+            let obj = parse_body(headers, &body)?;
+            let scale = ops::scale::update(state, &rt, &namespace, &name, obj, &opts)?;
+            Ok(json_response(200, &scale, JSON))
+        }
+        (Verb::Patch, Some("scale")) => {
+            let opts = write_options(query, headers)?;
+            let ct = header_str(headers, header::CONTENT_TYPE).unwrap_or_default();
+            let patch_type =
+                PatchType::from_content_type(ct).ok_or_else(|| ops::unsupported_patch(&rt))?;
+            let scale = ops::scale::patch(state, &rt, &namespace, &name, patch_type, &body, &opts)?;
+            Ok(json_response(200, &scale, JSON))
+        }
         (Verb::Get, None | Some("status")) => {
             let obj = state
                 .store

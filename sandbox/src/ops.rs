@@ -7,6 +7,7 @@
 mod apply;
 mod patch;
 mod record;
+pub mod scale;
 
 pub use patch::{PatchType, patch, unsupported_patch};
 pub use record::{RecordedEvents, record_event};

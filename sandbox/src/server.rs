@@ -83,6 +83,7 @@ impl Sandbox {
             Arc::new(NodeStore(Arc::downgrade(&state))),
         );
         let _ = state.kubelet.set(kubelet);
+        let _ = state.ca_pem.set(certs.ca_pem.clone());
         tasks.spawn(controllers::run(state.clone(), shutdown_rx.clone()));
         tasks.spawn(crate::scheduler::run(state.clone(), shutdown_rx.clone()));
         tasks.spawn(crate::disruption::run(state.clone(), shutdown_rx.clone()));

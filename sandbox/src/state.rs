@@ -107,6 +107,8 @@ pub struct State {
     pub stats: crate::stats::Stats,
     /// The sandbox's own event recorders' memory of what they reported (see `ops::record_event`).
     pub recorded_events: crate::ops::RecordedEvents,
+    /// The cluster CA (PEM), published in every namespace's `kube-root-ca.crt`.
+    pub ca_pem: OnceLock<String>,
 }
 
 impl State {
@@ -122,6 +124,7 @@ impl State {
             faults: Default::default(),
             stats: Default::default(),
             recorded_events: Default::default(),
+            ca_pem: OnceLock::new(),
         }
     }
 }

@@ -322,13 +322,15 @@ fn chunked_and_all_namespace_gets_and_namespace_deletion() {
                 "configmap/cm-1",
                 "configmap/cm-2",
                 "configmap/cm-3",
-                "configmap/cm-4"
+                "configmap/cm-4",
+                // The root CA publisher's, in every namespace.
+                "configmap/kube-root-ca.crt"
             ],
             "{names}"
         );
         let table = k.ok(&["get", "configmaps", "-n", "team", "--chunk-size=2"]);
         let rows: Vec<&str> = table.lines().collect();
-        assert_eq!(rows.len(), 6, "one header and five rows: {table}");
+        assert_eq!(rows.len(), 7, "one header and six rows: {table}");
         assert_eq!(
             rows[0].split_whitespace().collect::<Vec<_>>(),
             ["NAME", "DATA", "AGE"],

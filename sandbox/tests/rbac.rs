@@ -447,7 +447,8 @@ async fn rbac_decisions_and_forbidden_messages() {
             .expect("list")
             .items
             .len(),
-        1
+        // The ConfigMap made above and the root CA publisher's kube-root-ca.crt.
+        2
     );
     let (code, msg) = api_error(
         cms.create(

@@ -50,7 +50,7 @@ pub fn unsupported_patch(rt: &ResourceType) -> ApiError {
     unsupported_media_type(&accepted_patch_types(rt))
 }
 
-fn patch_error(e: patch::PatchError) -> ApiError {
+pub(super) fn patch_error(e: patch::PatchError) -> ApiError {
     let mut status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": e.message, "code": e.code});
     if !e.reason.is_empty() {

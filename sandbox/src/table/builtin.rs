@@ -68,6 +68,11 @@ pub(super) fn printer_for(group: &str, kind: &str) -> Option<Printer> {
         ),
         ("apps", "Deployment") => (deployment_columns(), print_deployment),
         ("policy", "PodDisruptionBudget") => (policy::pdb_columns(), policy::print_pdb),
+        ("apps", "ReplicaSet") => (
+            workloads::replica_set_columns(),
+            workloads::print_replica_set,
+        ),
+        ("batch", "Job") => (workloads::job_columns(), workloads::print_job),
         ("rbac.authorization.k8s.io", "RoleBinding") => (
             binding_columns(ROLE_BINDING_ROLE_REF_DOC, "roleBinding"),
             print_binding,
@@ -590,3 +595,4 @@ mod policy;
 
 #[cfg(test)]
 mod tests;
+mod workloads;

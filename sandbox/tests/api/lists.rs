@@ -32,7 +32,8 @@ async fn pagination_reads_every_page_at_the_first_pages_version() {
     let (code, first) = get(&client, &format!("{base}?limit=3")).await;
     assert_eq!(code, 200, "{first}");
     assert_eq!(names(&first), ["cm-0", "cm-1", "cm-2"]);
-    assert_eq!(first["metadata"]["remainingItemCount"], 4);
+    // Four more, and the namespace's kube-root-ca.crt (the root CA publisher's).
+    assert_eq!(first["metadata"]["remainingItemCount"], 5);
     let rv = first["metadata"]["resourceVersion"]
         .as_str()
         .expect("resourceVersion")
@@ -58,13 +59,13 @@ async fn pagination_reads_every_page_at_the_first_pages_version() {
     assert_eq!(code, 200, "{second}");
     assert_eq!(names(&second), ["cm-3", "cm-4", "cm-5"]);
     assert_eq!(second["metadata"]["resourceVersion"], rv.as_str());
-    assert_eq!(second["metadata"]["remainingItemCount"], 1);
+    assert_eq!(second["metadata"]["remainingItemCount"], 2);
     let token2 = second["metadata"]["continue"]
         .as_str()
         .expect("continue")
         .to_string();
     let (_, third) = get(&client, &format!("{base}?limit=3&continue={token2}")).await;
-    assert_eq!(names(&third), ["cm-6"]);
+    assert_eq!(names(&third), ["cm-6", "kube-root-ca.crt"]);
     assert_eq!(third["metadata"]["resourceVersion"], rv.as_str());
     assert!(third["metadata"].get("continue").is_none(), "{third}");
     assert!(
@@ -85,7 +86,16 @@ async fn pagination_reads_every_page_at_the_first_pages_version() {
     }
     assert_eq!(
         seen,
-        ["cm-0", "cm-1", "cm-2", "cm-25", "cm-3", "cm-5", "cm-6"]
+        [
+            "cm-0",
+            "cm-1",
+            "cm-2",
+            "cm-25",
+            "cm-3",
+            "cm-5",
+            "cm-6",
+            "kube-root-ca.crt"
+        ]
     );
 
     // With a selector the number of remaining items is unknown and not reported.
@@ -146,7 +156,10 @@ async fn pagination_reads_every_page_at_the_first_pages_version() {
     assert_eq!(decode_token(&fresh)["rv"], -1);
     let (code, rest) = get(&client, &format!("{base}?limit=10&continue={fresh}")).await;
     assert_eq!(code, 200, "{rest}");
-    assert_eq!(names(&rest), ["cm-2", "cm-25", "cm-3", "cm-5", "cm-6"]);
+    assert_eq!(
+        names(&rest),
+        ["cm-2", "cm-25", "cm-3", "cm-5", "cm-6", "kube-root-ca.crt"]
+    );
     sb.shutdown().await;
 }
 
@@ -183,7 +196,12 @@ async fn label_and_field_selectors_filter_lists_and_watches() {
                 lp = lp.fields(fields);
             }
             let list = cms.list(&lp).await.expect("list");
-            list.items.iter().map(|c| c.name_any()).collect::<Vec<_>>()
+            // Every namespace also has the root CA publisher's kube-root-ca.crt.
+            list.items
+                .iter()
+                .map(|c| c.name_any())
+                .filter(|n| n != "kube-root-ca.crt")
+                .collect::<Vec<_>>()
         }
     };
     for (selector, expected) in [
@@ -210,7 +228,8 @@ async fn label_and_field_selectors_filter_lists_and_watches() {
         .list(&ListParams::default().fields("metadata.namespace=sel"))
         .await
         .expect("list");
-    assert_eq!(in_sel.items.len(), 4);
+    // Four, and the root CA publisher's kube-root-ca.crt.
+    assert_eq!(in_sel.items.len(), 5);
     let web = everywhere
         .list(&ListParams::default().labels("app=web"))
         .await

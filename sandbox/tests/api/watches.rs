@@ -54,6 +54,8 @@ async fn watch_resource_versions_bookmarks_and_timeouts() {
     .await;
     assert_eq!(w.next_named().await, ev("ADDED", "a"));
     assert_eq!(w.next_named().await, ev("ADDED", "b"));
+    // The root CA publisher's ConfigMap is in every namespace.
+    assert_eq!(w.next_named().await, ev("ADDED", "kube-root-ca.crt"));
     assert!(w.next().await.is_none(), "the stream ends");
     assert!(started.elapsed() >= Duration::from_millis(900));
     let current = get(&client, base).await.1["metadata"]["resourceVersion"].clone();
@@ -91,6 +93,7 @@ async fn watch_list_sends_initial_events_then_the_end_bookmark() {
     .await;
     assert_eq!(w.next_named().await, ev("ADDED", "a"));
     assert_eq!(w.next_named().await, ev("ADDED", "b"));
+    assert_eq!(w.next_named().await, ev("ADDED", "kube-root-ca.crt"));
     let end = w.next().await.expect("bookmark");
     assert_eq!(end["type"], "BOOKMARK");
     assert_eq!(
@@ -119,7 +122,7 @@ async fn watch_list_sends_initial_events_then_the_end_bookmark() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(initial, ["a", "b", "c"]);
+    assert_eq!(initial, ["a", "b", "c", "kube-root-ca.crt"]);
     cms.create(&PostParams::default(), &configmap("d", json!({})))
         .await
         .expect("create");

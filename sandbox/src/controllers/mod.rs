@@ -1,9 +1,20 @@
 //! The control loops a real cluster runs beside kube-apiserver, reduced to what clients observe:
 //! the garbage collector (background, foreground and orphan deletion), the namespace controller
-//! (deleting a namespace's contents), CRD cleanup, and feeding pod changes to the kubelet.
+//! (deleting a namespace's contents), CRD cleanup, feeding pod changes to the kubelet, the
+//! workload controllers ([`deployment`], [`replicaset`], [`job`]) and the root CA publisher
+//! ([`rootca`]).
 //!
 //! They read the store's change history from their own cursor, like a watch, so they never
-//! hold the store lock while working; when the history expires under them they resync.
+//! hold the store lock while working; when the history expires under them they resync. The
+//! workload controllers' syncs are collected per batch of changes and run once per object.
+
+mod deployment;
+mod job;
+mod replicaset;
+mod rootca;
+mod workload;
+
+use std::collections::BTreeSet;
 
 use std::sync::{Arc, Weak};
 
@@ -44,22 +55,48 @@ fn deleting(obj: &Value) -> bool {
 pub async fn run(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
     let mut changed = state.store.subscribe();
     let mut cursor = 0;
+    // Syncs asked for later (a pod that becomes available after `minReadySeconds`).
+    let mut later: Vec<(tokio::time::Instant, Sync)> = Vec::new();
     loop {
+        let mut work = BTreeSet::new();
+        let now = tokio::time::Instant::now();
+        later.retain(|(at, item)| {
+            let due = *at <= now;
+            if due {
+                work.insert(item.clone());
+            }
+            !due
+        });
         match state.store.changes_since(cursor) {
             Since::Changes(changes) => {
                 for change in changes {
                     cursor = change.rv;
                     handle(&state, &change);
+                    queue_syncs(&change, &mut work);
                 }
             }
             Since::Expired { .. } => {
                 cursor = state.store.current_rv();
                 resync(&state);
+                resync_workloads(&state, &mut work);
             }
         }
+        for item in work {
+            if let Some(after) = sync(&state, &item) {
+                later.push((tokio::time::Instant::now() + after, item));
+            }
+        }
+        let next = later.iter().map(|(at, _)| *at).min();
+        let timer = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             res = changed.changed() => if res.is_err() { return },
             _ = shutdown.changed() => return,
+            _ = timer => {}
         }
         if *shutdown.borrow() {
             return;
@@ -98,6 +135,91 @@ fn handle(state: &State, change: &Change) {
                 on_deleting(state, &change.key, obj);
             }
         }
+    }
+}
+
+/// An object a workload controller is to sync.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Sync {
+    // Declared in the order they run: pods come from ReplicaSets and Jobs, ReplicaSets from
+    // Deployments, so a Deployment sees its ReplicaSets' fresh status.
+    ReplicaSet(String, String),
+    Job(String, String),
+    Deployment(String, String),
+    RootCa(String),
+}
+
+/// What a change asks the workload controllers to look at: the object itself and the
+/// controller owning it.
+fn queue_syncs(change: &Change, work: &mut BTreeSet<Sync>) {
+    let ns = change.namespace.clone();
+    let name = change.name.clone();
+    let key = &change.key;
+    if *key == replicaset::key() {
+        work.insert(Sync::ReplicaSet(ns.clone(), name.clone()));
+    } else if *key == deployment::key() {
+        work.insert(Sync::Deployment(ns.clone(), name.clone()));
+    } else if *key == job::key() {
+        work.insert(Sync::Job(ns.clone(), name.clone()));
+    } else if *key == namespaces_key() && change.change_type != ChangeType::Deleted {
+        work.insert(Sync::RootCa(name.clone()));
+    } else if *key == rootca::configmaps_key() && name == rootca::NAME {
+        work.insert(Sync::RootCa(ns.clone()));
+    }
+    let objects = [Some(&change.object), change.old.as_ref()];
+    for obj in objects.into_iter().flatten() {
+        if let Some((kind, owner, _)) = workload::controller_ref(obj) {
+            let owner = owner.to_string();
+            match (key.group.as_str(), key.plural.as_str(), kind) {
+                ("", "pods", "ReplicaSet") => {
+                    work.insert(Sync::ReplicaSet(ns.clone(), owner));
+                }
+                ("", "pods", "Job") => {
+                    work.insert(Sync::Job(ns.clone(), owner));
+                }
+                ("apps", "replicasets", "Deployment") => {
+                    work.insert(Sync::Deployment(ns.clone(), owner));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs one sync; `Some(after)` asks for another one that much later.
+fn sync(state: &State, item: &Sync) -> Option<std::time::Duration> {
+    match item {
+        Sync::ReplicaSet(ns, name) => return replicaset::sync(state, ns, name),
+        Sync::Job(ns, name) => job::sync(state, ns, name),
+        Sync::Deployment(ns, name) => deployment::sync(state, ns, name),
+        Sync::RootCa(ns) => rootca::sync(state, ns),
+    }
+    None
+}
+
+/// After the history expired: every workload object is synced again.
+fn resync_workloads(state: &State, work: &mut BTreeSet<Sync>) {
+    let all = |key: StorageKey| state.store.list(&key, None).0;
+    for rs in all(replicaset::key()) {
+        work.insert(Sync::ReplicaSet(
+            meta_str(&rs, "namespace").into(),
+            meta_str(&rs, "name").into(),
+        ));
+    }
+    for j in all(job::key()) {
+        work.insert(Sync::Job(
+            meta_str(&j, "namespace").into(),
+            meta_str(&j, "name").into(),
+        ));
+    }
+    for d in all(deployment::key()) {
+        work.insert(Sync::Deployment(
+            meta_str(&d, "namespace").into(),
+            meta_str(&d, "name").into(),
+        ));
+    }
+    for ns in all(namespaces_key()) {
+        work.insert(Sync::RootCa(meta_str(&ns, "name").into()));
     }
 }
 
@@ -184,6 +306,13 @@ fn on_deleting(state: &State, key: &StorageKey, obj: &Value) {
                     let mut next = (**cur).clone();
                     if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
                         refs.retain(|r| r["uid"] != uid.as_str());
+                        // The garbage collector's orphan patch deletes the last reference, and
+                        // with it the field (`ownerReferences` is omitempty).
+                        if refs.is_empty()
+                            && let Some(meta) = next["metadata"].as_object_mut()
+                        {
+                            meta.remove("ownerReferences");
+                        }
                     }
                     Ok(Some(next))
                 });
