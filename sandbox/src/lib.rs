@@ -24,7 +24,7 @@
 //! 5. The write path (`ops`): create, update, patch (with the server-side apply request) and
 //!    delete, for HTTP handlers and the sandbox's own controllers alike.
 //! 6. Drivers: the bootstrap objects, the controllers, watches, the HTTP handlers and filters,
-//!    and the server that starts it all.
+//!    the streaming subresources (exec, attach, port-forward), and the server that starts it all.
 
 // 1. Leaves.
 pub(crate) mod errors;
@@ -70,6 +70,7 @@ pub(crate) mod controllers;
 pub(crate) mod filters;
 pub(crate) mod handlers;
 pub(crate) mod server;
+pub(crate) mod streaming;
 pub(crate) mod watch;
 
 pub use faults::FaultConfig;

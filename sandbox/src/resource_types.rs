@@ -138,7 +138,7 @@ const BUILTINS: &[Builtin] = &[
         namespaced: true,
         short_names: &["po"],
         categories: &["all"],
-        subresources: &["status", "log"],
+        subresources: &["status", "log", "exec", "attach", "portforward"],
         verbs: ALL_VERBS,
     },
     Builtin {
@@ -372,6 +372,20 @@ pub fn builtin_types() -> Vec<ResourceType> {
                         response_version: "v1".into(),
                         response_kind: "Pod".into(),
                         verbs: strings(&["get"]),
+                    },
+                    // Connect subresources answer with their options kind (GET for the
+                    // WebSocket upgrade, POST for SPDY).
+                    "exec" | "attach" | "portforward" => Subresource {
+                        name: (*name).into(),
+                        response_group: String::new(),
+                        response_version: "v1".into(),
+                        response_kind: match *name {
+                            "exec" => "PodExecOptions",
+                            "attach" => "PodAttachOptions",
+                            _ => "PodPortForwardOptions",
+                        }
+                        .into(),
+                        verbs: strings(&["create", "get"]),
                     },
                     "token" => Subresource {
                         name: "token".into(),
