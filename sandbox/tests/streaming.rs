@@ -154,6 +154,9 @@ fn run_interactive_shows_every_line_and_removes_the_pod() {
     for (i, bin) in kubectls().iter().enumerate() {
         let k = server.kubectl(bin);
         let name = versioned("runi", i);
+        // The sleep keeps the pod Running when kubectl looks, so it attaches (a pod already
+        // completed would be shown through its log instead); the line read comes from kubectl's
+        // stdin through the attach stream into the container's stdin (`stdin: true`).
         let out = k.run_stdin(
             &[
                 "run",
@@ -164,13 +167,18 @@ fn run_interactive_shows_every_line_and_removes_the_pod() {
                 "--image=busybox",
                 "--command",
                 "--",
-                "seq",
-                "1",
-                "2000",
+                "sh",
+                "-c",
+                "sleep 1; read line; echo \"got $line\"; seq 1 2000",
             ],
-            "",
+            "hello\n",
         );
         assert!(out.ok, "{}: {out:?}", bin.display());
+        assert!(
+            out.stdout.contains("got hello\n"),
+            "{}: {out:?}",
+            bin.display()
+        );
         let numbers: Vec<&str> = out
             .stdout
             .lines()
@@ -285,9 +293,11 @@ spec:
             &format!("pod/{name}"),
             "--timeout=20s",
         ]);
+        let pod_ref = format!("pod/{name}");
         for args in [
             vec!["exec", name.as_str(), "--", "true"],
             vec!["attach", name.as_str()],
+            vec!["port-forward", &pod_ref, "0:80"],
         ] {
             let out = k.run(&args);
             assert!(!out.ok, "{out:?}");
