@@ -19,7 +19,10 @@
 //! Not served: the SPDY upgrade (`POST` with `Upgrade: SPDY/3.1`) that kubectl falls back to when
 //! the WebSocket upgrade is refused — the sandbox never refuses it, so kubectl never falls back;
 //! such a POST gets a 400 naming the protocols served. A TTY (`-t`) is not allocated: the command
-//! runs with pipes, its stderr joins stdout, and resize messages are ignored.
+//! runs with pipes, its stderr joins stdout, and resize messages are ignored. Attach replays the
+//! container's output from its start (a runtime streams from the moment of attaching, which loses
+//! what a quick `kubectl run -i` printed before), all of it on stdout: the kubelet's log buffer
+//! keeps one stream.
 
 mod channels;
 mod portforward;

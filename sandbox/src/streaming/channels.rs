@@ -324,3 +324,46 @@ async fn run_attach(ws: WebSocket, v5: bool, opts: StreamOptions, attachment: At
     }
     attachment.stdin_done().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kubelet's Status for a non-zero exit, as `json.Marshal(status.Status())` writes it,
+    /// and the success Status (`{"metadata":{},"status":"Success"}`).
+    #[test]
+    fn exit_statuses_are_the_kubelets() {
+        let argv = ["sh".to_string(), "-c".into(), "exit 3".into()];
+        assert_eq!(
+            exit_status(&argv, 3),
+            json!({"metadata": {}, "status": "Failure",
+                "message": "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3",
+                "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}})
+        );
+        assert_eq!(
+            exit_status(&argv, 0).to_string(),
+            r#"{"metadata":{},"status":"Success"}"#
+        );
+    }
+
+    #[test]
+    fn frames_lead_with_their_channel() {
+        assert_eq!(
+            frame(STDERR, b"x"),
+            Message::Binary(Bytes::from_static(&[2, b'x']))
+        );
+    }
+
+    #[test]
+    fn a_request_must_ask_for_some_stream() {
+        let err = StreamOptions::parse(&Query::parse(Some("tty=1"))).expect_err("no streams");
+        assert_eq!(
+            err.status["message"],
+            "you must specify at least 1 of stdin, stdout, stderr"
+        );
+        let opts =
+            StreamOptions::parse(&Query::parse(Some("stdout=1&stderr=1&tty=1"))).expect("ok");
+        assert!(opts.stdout && !opts.stderr && opts.tty);
+    }
+}

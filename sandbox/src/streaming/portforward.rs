@@ -46,11 +46,6 @@ pub(super) fn upgrade(
     Ok(upgrade.on_upgrade(move |ws| run(ws, target)))
 }
 
-/// What the connection task learns from stream tasks.
-enum Out {
-    Frame(Bytes),
-}
-
 #[derive(Default)]
 struct Request {
     error: Option<u32>,
@@ -63,9 +58,9 @@ async fn run(ws: WebSocket, target: Target) {
     let Ok(mut codec) = Codec::new() else {
         return;
     };
-    let (out_tx, mut out_rx) = mpsc::channel::<Out>(64);
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(64);
     let writer = tokio::spawn(async move {
-        while let Some(Out::Frame(f)) = out_rx.recv().await {
+        while let Some(f) = out_rx.recv().await {
             if sink.send(Message::Binary(f)).await.is_err() {
                 break;
             }
@@ -96,7 +91,7 @@ async fn run(ws: WebSocket, target: Target) {
                     let Ok(reply) = codec.syn_reply(id) else {
                         break 'conn;
                     };
-                    if out_tx.send(Out::Frame(reply)).await.is_err() {
+                    if out_tx.send(reply).await.is_err() {
                         break 'conn;
                     }
                     let header = |k: &str| {
@@ -125,7 +120,7 @@ async fn run(ws: WebSocket, target: Target) {
                         }
                         _ => {
                             let _ = out_tx
-                                .send(Out::Frame(spdy::rst_stream(id, spdy::INVALID_STREAM)))
+                                .send(spdy::rst_stream(id, spdy::INVALID_STREAM))
                                 .await;
                         }
                     }
@@ -144,7 +139,7 @@ async fn run(ws: WebSocket, target: Target) {
                     inbound.remove(&id);
                 }
                 Frame::Ping(id) => {
-                    let _ = out_tx.send(Out::Frame(spdy::ping(id))).await;
+                    let _ = out_tx.send(spdy::ping(id)).await;
                 }
                 Frame::GoAway => break 'conn,
                 Frame::Ignored => {}
@@ -163,20 +158,18 @@ async fn forward(
     port: u16,
     pod: String,
     mut from_client: mpsc::UnboundedReceiver<Option<Bytes>>,
-    out: mpsc::Sender<Out>,
+    out: mpsc::Sender<Bytes>,
 ) {
     let finish = |message: Option<String>| {
         let out = out.clone();
         async move {
             if let Some(err) = error_id {
                 if let Some(m) = message {
-                    let _ = out
-                        .send(Out::Frame(spdy::data(err, false, m.as_bytes())))
-                        .await;
+                    let _ = out.send(spdy::data(err, false, m.as_bytes())).await;
                 }
-                let _ = out.send(Out::Frame(spdy::data(err, true, b""))).await;
+                let _ = out.send(spdy::data(err, true, b"")).await;
             }
-            let _ = out.send(Out::Frame(spdy::data(data_id, true, b""))).await;
+            let _ = out.send(spdy::data(data_id, true, b"")).await;
         }
     };
     let tcp = match TcpStream::connect(("127.0.0.1", port)).await {
@@ -205,7 +198,7 @@ async fn forward(
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 if out
-                    .send(Out::Frame(spdy::data(data_id, false, &buf[..n])))
+                    .send(spdy::data(data_id, false, &buf[..n]))
                     .await
                     .is_err()
                 {

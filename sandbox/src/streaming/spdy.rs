@@ -404,13 +404,17 @@ mod tests {
         assert_eq!(buf.len(), 5);
     }
 
+    /// SYN_REPLYs decode, with a peer's own zlib stream and the dictionary, to empty header
+    /// blocks; the second reuses the first's compression context, as SPDY requires.
     #[test]
     fn syn_reply_decompresses_with_the_dictionary() {
         let mut server = Codec::new().expect("codec");
+        let mut peer = Codec::new().expect("codec");
         for id in [1u32, 3] {
             let frame = server.syn_reply(id).expect("reply");
             assert_eq!(&frame[..4], &[0x80, 0x03, 0x00, 0x02]);
             assert_eq!(&frame[8..12], &id.to_be_bytes());
+            assert_eq!(peer.headers(&frame[12..]).expect("headers"), vec![]);
         }
     }
 }
