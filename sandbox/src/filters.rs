@@ -2,8 +2,9 @@
 //! matters to clients: (faults: pause, latency) → authentication (401) → (faults: injected
 //! 500/429) → impersonation → authorization (403) → the authentication/authorization APIs or
 //! the resource handlers. Every answer is counted in the stats; watch streams are counted event
-//! by event and cut short when the watch-close fault is set. `/sandbox/` control endpoints
-//! bypass all of it.
+//! by event and cut short when the watch-close fault is set. The connect subresources of pods
+//! (exec, attach, port-forward) go to `crate::streaming` after authorization. `/sandbox/`
+//! control endpoints bypass all of it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::gofmt;
 use crate::handlers::{self, App};
 use crate::request::Query;
 use crate::state::State;
+use crate::streaming;
 
 /// Largest request body the authentication APIs accept (kube-apiserver's limit is 3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -71,6 +73,28 @@ pub async fn handle(
     let decision = auth::authorize(&state, &attrs);
     if !decision.allowed {
         let resp = error_response(auth::forbidden(&attrs, &decision.reason));
+        return counted(&state, &attrs.request, &attrs.user.username, resp);
+    }
+    if streaming::is_streaming(&attrs.request) {
+        // KEP-4006's compound check (AuthorizePodWebsocketUpgradeCreatePermission, beta and on
+        // by default since 1.35): "clients must be authorized to **create** Pod subresources
+        // even when triggering their creation using a WebSocket" — the WebSocket upgrade is a
+        // GET, so `get` alone would otherwise open exec, attach and port-forward.
+        if attrs.request.verb != "create" {
+            let create = Attributes {
+                user: attrs.user.clone(),
+                request: RequestInfo {
+                    verb: "create".into(),
+                    ..attrs.request.clone()
+                },
+            };
+            let decision = auth::authorize(&state, &create);
+            if !decision.allowed {
+                let resp = error_response(auth::forbidden(&create, &decision.reason));
+                return counted(&state, &attrs.request, &attrs.user.username, resp);
+            }
+        }
+        let resp = streaming::serve(&state, &attrs.request, req).await;
         return counted(&state, &attrs.request, &attrs.user.username, resp);
     }
     let Attributes {

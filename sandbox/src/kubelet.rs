@@ -4,7 +4,8 @@
 //! scheduler bound to this node (`spec.nodeName`) are the kubelet's: every such pod gets a worker task that runs it and writes its status back
 //! through [`PodStore::update_pod`], the way a kubelet's status manager does (phase, conditions, IPs,
 //! container states, termination messages, `activeDeadlineSeconds`, graceful deletion). [`Kubelet::logs`]
-//! serves `pods/NAME/log` with the API server's and kubelet's checks and wording.
+//! serves `pods/NAME/log` with the API server's and kubelet's checks and wording; [`Kubelet::exec`] and
+//! [`Kubelet::attach`] (module `stream`) are the kubelet's half of `pods/exec` and `pods/attach`.
 //!
 //! Two modes:
 //! - [`PodMode::Exec`] runs each container's `command` + `args` as a local process in its own process group
@@ -29,7 +30,10 @@
 mod exec;
 mod logbuf;
 mod status;
+mod stream;
 mod worker;
+
+pub use stream::{Attachment, ExecStartError, StreamError};
 
 use std::collections::HashMap;
 use std::fmt;

@@ -25,8 +25,9 @@
 //! 5. The write path (`ops`): create, update, patch (with the server-side apply request) and
 //!    delete, for HTTP handlers and the sandbox's own controllers alike.
 //! 6. Drivers: the bootstrap objects, the controllers, the disruption controller with the
-//!    eviction subresource, the scheduler (whose `plugins` are pure
-//!    filter functions), watches, the HTTP handlers and filters, and the server that starts it all.
+//!    eviction subresource, the scheduler (whose `plugins` are pure filter functions), watches,
+//!    the HTTP handlers and filters, the streaming subresources (exec, attach, port-forward), and
+//!    the server that starts it all.
 
 // 1. Leaves.
 pub(crate) mod errors;
@@ -76,6 +77,7 @@ pub(crate) mod filters;
 pub(crate) mod handlers;
 pub(crate) mod scheduler;
 pub(crate) mod server;
+pub(crate) mod streaming;
 pub(crate) mod watch;
 
 pub use faults::FaultConfig;

@@ -151,6 +151,17 @@ impl Query {
     }
 }
 
+/// Every value of a repeated parameter, in order (`command=sh&command=-c` for exec).
+pub fn query_values(raw: Option<&str>, key: &str) -> Vec<String> {
+    raw.unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k) == key).then(|| decode(v))
+        })
+        .collect()
+}
+
 fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -138,7 +138,7 @@ const BUILTINS: &[Builtin] = &[
         namespaced: true,
         short_names: &["po"],
         categories: &["all"],
-        subresources: &["status", "log", "eviction"],
+        subresources: &["status", "log", "eviction", "exec", "attach", "portforward"],
         verbs: ALL_VERBS,
     },
     Builtin {
@@ -608,6 +608,20 @@ pub fn builtin_types() -> Vec<ResourceType> {
                         response_version: "v1".into(),
                         response_kind: "Scale".into(),
                         verbs: strings(&["get", "patch", "update"]),
+                    },
+                    // Connect subresources answer with their options kind (GET for the
+                    // WebSocket upgrade, POST for SPDY).
+                    "exec" | "attach" | "portforward" => Subresource {
+                        name: (*name).into(),
+                        response_group: String::new(),
+                        response_version: "v1".into(),
+                        response_kind: match *name {
+                            "exec" => "PodExecOptions",
+                            "attach" => "PodAttachOptions",
+                            _ => "PodPortForwardOptions",
+                        }
+                        .into(),
+                        verbs: strings(&["create", "get"]),
                     },
                     "token" => Subresource {
                         name: "token".into(),

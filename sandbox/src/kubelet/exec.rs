@@ -577,11 +577,11 @@ impl ProcessTable {
         self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn insert(&self, pgid: u32) {
+    pub(super) fn insert(&self, pgid: u32) {
         self.groups().insert(pgid);
     }
 
-    fn remove(&self, pgid: u32) {
+    pub(super) fn remove(&self, pgid: u32) {
         let empty = {
             let mut groups = self.groups();
             groups.remove(&pgid);
@@ -619,7 +619,7 @@ pub(super) fn signal_group(pgid: u32, signal: &str) -> Option<tokio::process::Ch
         .ok()
 }
 
-fn spawn_error(program: &str, err: &std::io::Error) -> String {
+pub(super) fn spawn_error(program: &str, err: &std::io::Error) -> String {
     let detail = match err.kind() {
         std::io::ErrorKind::NotFound if !program.contains('/') => {
             "executable file not found in $PATH".to_string()
@@ -631,14 +631,26 @@ fn spawn_error(program: &str, err: &std::io::Error) -> String {
     format!("unable to start container process: exec: {program:?}: {detail}")
 }
 
+/// A process's exit code as a runtime reports it: `128 + n` for signal `n`, 137 when unknown.
+pub(super) fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
+    match status {
+        Ok(status) => status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(9)),
+        Err(_) => 137,
+    }
+}
+
 /// Starts the process; its output goes to `log`, and `on_exit` gets the exit code once the process group is
-/// gone and the log is closed. Returns the process group id.
+/// gone and the log is closed. Returns the process group id, and the process's stdin when `stdin` asks for
+/// one (a container with `stdin: true`; otherwise it reads from /dev/null).
 pub(super) fn spawn(
     launch: Launch,
+    stdin: bool,
     log: Arc<LogBuffer>,
     processes: Arc<ProcessTable>,
     on_exit: Box<dyn FnOnce(i32) + Send>,
-) -> Result<u32, String> {
+) -> Result<(u32, Option<tokio::process::ChildStdin>), String> {
     let Some((program, args)) = launch.argv.split_first() else {
         return Err("no command".into());
     };
@@ -655,7 +667,7 @@ pub(super) fn spawn(
         .env_clear()
         .envs(launch.env)
         .current_dir(&launch.cwd)
-        .stdin(Stdio::null())
+        .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
         .stdout(writer)
         .stderr(writer_err)
         // If the runtime goes away without `shutdown`, at least the first process does not outlive it.
@@ -669,16 +681,12 @@ pub(super) fn spawn(
         .id()
         .ok_or_else(|| format!("unable to start container process: {program:?} exited at once"))?;
     processes.insert(pgid);
+    let stdin = child.stdin.take();
     let output = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())
         .ok()
         .map(|r| tokio::spawn(pump(r, log.clone())));
     tokio::spawn(async move {
-        let code = match child.wait().await {
-            Ok(status) => status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(9)),
-            Err(_) => 137,
-        };
+        let code = exit_code(child.wait().await);
         // The first process is gone: take the rest of the "container" down with it.
         if let Some(mut kill) = signal_group(pgid, "KILL") {
             let _ = kill.wait().await;
@@ -694,7 +702,7 @@ pub(super) fn spawn(
         processes.remove(pgid);
         on_exit(code);
     });
-    Ok(pgid)
+    Ok((pgid, stdin))
 }
 
 async fn pump(mut reader: impl AsyncRead + Unpin, log: Arc<LogBuffer>) {

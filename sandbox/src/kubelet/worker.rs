@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::logbuf::LogBuffer;
 use super::status::{self, CState, ContainerView, Kind, Terminated};
+use super::stream::RunningContainer;
 use super::{PodMode, Shared, exec};
 use report::{comparable, view};
 
@@ -61,6 +62,8 @@ pub(super) struct LogView {
     pub current: Option<Arc<LogBuffer>>,
     /// The instance behind `lastState.terminated`, if any.
     pub last: Option<Arc<LogBuffer>>,
+    /// What exec and attach reach of the current instance (exec mode).
+    pub running: Option<Arc<RunningContainer>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +112,7 @@ impl PodHandle {
                 state: ViewState::Waiting(reason.into()),
                 current: None,
                 last: None,
+                running: None,
             })
             .collect();
         Self {
@@ -147,6 +151,7 @@ struct Slot {
     term_sent: bool,
     kill_sent: bool,
     message_file: Option<PathBuf>,
+    running: Option<Arc<RunningContainer>>,
 }
 
 impl Slot {
@@ -175,6 +180,7 @@ impl Slot {
             term_sent: false,
             kill_sent: false,
             message_file: None,
+            running: None,
         }
     }
 
@@ -530,6 +536,7 @@ impl Worker {
             container_id: slot.container_id.clone(),
         });
         slot.pgid = None;
+        slot.running = None;
         slot.sim_end = None;
         if let Some(log) = &slot.log {
             log.close();

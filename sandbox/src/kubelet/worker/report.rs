@@ -23,6 +23,7 @@ impl Worker {
                         state: ViewState::Waiting("CrashLoopBackOff".into()),
                         current: None,
                         last: s.log.clone(),
+                        running: None,
                     }
                 } else {
                     let state = match &s.state {
@@ -40,6 +41,7 @@ impl Worker {
                         state,
                         current: s.log.clone(),
                         last,
+                        running: s.running.clone(),
                     }
                 }
             })

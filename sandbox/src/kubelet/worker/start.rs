@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
+use tokio::sync::Mutex as AsyncMutex;
 use tokio::time::Instant;
 
 use super::super::logbuf::LogBuffer;
 use super::super::status::{CState, Kind, Terminated};
+use super::super::stream::RunningContainer;
 use super::super::{HOST_IP, PodMode, exec};
 use super::{ANNOTATION_PREFIX, CONFIG_RETRY, Worker, WorkerMsg, new_container_id};
 
@@ -161,10 +163,33 @@ impl Worker {
                 finished_at: Utc::now(),
             });
         });
-        match exec::spawn(launch, log.clone(), self.shared.processes.clone(), on_exit) {
-            Ok(pgid) => {
+        let wants_stdin = container
+            .get("stdin")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let stdin_once = container
+            .get("stdinOnce")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let (env, cwd) = (launch.env.clone(), launch.cwd.clone());
+        let spawned = exec::spawn(
+            launch,
+            wants_stdin,
+            log.clone(),
+            self.shared.processes.clone(),
+            on_exit,
+        );
+        match spawned {
+            Ok((pgid, stdin)) => {
                 let slot = &mut self.slots[i];
                 slot.pgid = Some(pgid);
+                slot.running = Some(Arc::new(RunningContainer {
+                    env,
+                    cwd,
+                    stdin: stdin.map(|s| AsyncMutex::new(Some(s))),
+                    stdin_once,
+                    log: log.clone(),
+                }));
                 slot.state = CState::Running {
                     started_at: Utc::now(),
                 };
