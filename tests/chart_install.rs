@@ -329,8 +329,8 @@ async fn chart_installs_and_the_operator_works_with_exactly_its_rbac() {
 }
 
 /// `helm install --wait` waits for the chart's Deployment to become available: the sandbox's
-/// Deployment and ReplicaSet controllers roll it out and its Pod turns Ready. Simulate mode
-/// runs no image, so the Pod is told (through the chart's `podAnnotations`) to keep running.
+/// Deployment and ReplicaSet controllers roll it out and its Pod turns Ready (in simulate mode a
+/// container of a `restartPolicy: Always` Pod runs until stopped, as the operator would).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_install_wait_succeeds_in_simulate_mode() {
     let sandbox = TestSandbox::start(SandboxOptions::with_pods(PodMode::Simulate))
@@ -354,8 +354,6 @@ async fn helm_install_wait_succeeds_in_simulate_mode() {
             "--create-namespace",
             "--wait",
             "--timeout=60s",
-            "--set-string",
-            "podAnnotations.sandbox\\.kube/run-seconds=86400",
         ],
     );
     assert!(installed.contains("STATUS: deployed"), "{installed}");

@@ -95,6 +95,7 @@ pub fn on_create(state: &State, rt: &ResourceType, obj: &mut Value) -> ApiResult
     let is_pod = rt.group.is_empty() && rt.plural == "pods";
     if is_pod {
         default_pod(obj);
+        workloads::drop_nulls(obj);
     }
     let errors = validation::on_create(rt, obj);
     if rt.is_custom() {
@@ -168,8 +169,10 @@ pub fn on_update(
     if sub.is_none() {
         decode_check(rt, new)?;
         if rt.group.is_empty() && rt.plural == "pods" {
-            // The decoder defaults the new object before the strategy compares it with the old.
+            // The decoder defaults the new object before the strategy compares it with the old
+            // (which was stored without the `null`s defaulting indexes into existence).
             default_pod_spec(new);
+            workloads::drop_nulls(new);
         }
     }
     let errors = match sub {

@@ -17,7 +17,8 @@
 //!   container's `mountPath` stands for it, so paths under a mount path in command/args, env values and
 //!   `workingDir` are rewritten to it (`readOnly` is not enforced; other volume types are not provided).
 //! - [`PodMode::Simulate`] runs nothing: the annotations `sandbox.kube/exit-code` (default 0),
-//!   `sandbox.kube/run-seconds` (default 0 = done at once, fractions allowed),
+//!   `sandbox.kube/run-seconds` (default 0 = done at once, fractions allowed; in a `restartPolicy:
+//!   Always` pod without an exit code the default is to run until stopped, as a server does),
 //!   `sandbox.kube/termination-message` and `sandbox.kube/log` describe each regular container; a
 //!   `.<container>` suffix (`sandbox.kube/exit-code.main`) targets one container, init containers included.
 //!   A simulated container stopped early (deletion, deadline) exits with 143, as if killed by SIGTERM.

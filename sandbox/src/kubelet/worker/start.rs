@@ -255,6 +255,14 @@ impl Worker {
             .map(str::to_string)
     }
 
+    /// A regular container of a `restartPolicy: Always` pod with neither a run time nor an exit
+    /// code to simulate.
+    fn serves(&self, i: usize) -> bool {
+        self.slots[i].kind == Kind::Regular
+            && self.restart_policy() == "Always"
+            && self.annotation("exit-code", i).is_none()
+    }
+
     fn start_simulated(&mut self, i: usize) {
         let log = self.begin_instance(i);
         if let Some(text) = self.annotation("log", i) {
@@ -276,8 +284,10 @@ impl Worker {
             Some(s) if s > 0.0 => {
                 self.slots[i].sim_end = Some(Instant::now() + Duration::from_secs_f64(s));
             }
-            // A sidecar serves the others: unless told otherwise it runs until the pod stops it.
-            None if self.slots[i].kind == Kind::Sidecar => {}
+            // A sidecar serves the others, and a container of a `restartPolicy: Always` pod is a
+            // server (a Deployment's, say): unless told otherwise they run until the pod stops
+            // them. Otherwise a Deployment's Pods would crash-loop and never become available.
+            None if self.slots[i].kind == Kind::Sidecar || self.serves(i) => {}
             _ => self.finish_instance(i, code, Utc::now()),
         }
     }
