@@ -903,8 +903,17 @@ mod tests {
         assert_eq!(r.rss_mib(), 40.0);
         assert_eq!(r.cpu_ms_per_job(), 2.0);
         assert_eq!(r.own_cpu_ms_per_job(), 6.0);
+        // 100 KiB more after the second half's 50 jobs.
+        assert_eq!(r.rss_kib_per_finished_job(), 2.0);
+        assert_eq!(r.stored.per_job(), 2000.0);
         let met: Vec<bool> = r.goals().iter().map(|g| g.met).collect();
-        assert_eq!(met, [true, true, false, false, true]);
+        // dispatch, idle, writes, throughput, marginal memory, peak RSS, 50% load (×3).
+        assert_eq!(met, [true, true, false, false, false, true, true]);
+        let json = r.json();
+        assert_eq!(json["rss_kib_per_finished_job"], 2.0);
+        assert_eq!(json["storage_bytes_per_job"], 2000.0);
+        assert_eq!(json["load_curve"][0]["dispatch_over_watch"], 3.0);
+        assert!(r.load_chart().is_some_and(|svg| svg.starts_with("<svg")));
     }
 
     #[test]
