@@ -8,8 +8,10 @@
 //!   still shows it waiting;
 //! - a finished job's Pods cleaned up (or found gone): no need to look at them again.
 //!
-//! Entries live until the job is deleted ([`OwnWrites::forget`]); a new process starts empty
-//! and relearns from the API, which is always safe, only slower.
+//! Entries live until the job is deleted ([`OwnWrites::forget`]), except that a final status is
+//! forgotten once the cache shows the job finished ([`OwnWrites::observed`]): from then on the
+//! cache says so itself, and a finished job costs one entry less. A new process starts empty and
+//! relearns from the API, which is always safe, only slower.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -92,6 +94,19 @@ impl OwnWrites {
         self.lock().cleaned.contains(&key(job))
     }
 
+    /// Follows the controller's cache: once it shows `job` finished, the memory of having
+    /// written its final status is no longer needed.
+    pub fn observed(&self, job: &TestJob) {
+        let finished = job
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(|p| p.is_terminal());
+        if finished {
+            self.lock().finished.remove(&key(job));
+        }
+    }
+
     /// Forgets everything about `job`, which was deleted.
     pub fn forget(&self, job: &TestJob) {
         let key = key(job);
@@ -155,6 +170,26 @@ mod tests {
         assert!(!writes.is_finished(&job("u2", "1")));
         writes.forget(&j);
         assert!(!writes.is_finished(&j) && !writes.is_cleaned_up(&j) && !writes.is_superseded(&j));
+    }
+
+    #[test]
+    fn a_final_status_is_forgotten_once_the_cache_shows_it() {
+        let writes = OwnWrites::default();
+        let mut j = job("u1", "5");
+        writes.wrote_final_status(&j);
+        writes.cleaned_up(&j);
+        writes.observed(&j);
+        assert!(
+            writes.is_finished(&j),
+            "the cache still shows it unfinished"
+        );
+        j.status = Some(crate::crd::TestJobStatus {
+            phase: Some(crate::crd::Phase::Succeeded),
+            ..Default::default()
+        });
+        writes.observed(&j);
+        assert!(!writes.is_finished(&j));
+        assert!(writes.is_cleaned_up(&j), "cleanup is still remembered");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!    `crate::status`), so a stale controller never overwrites a newer attempt;
 //! 5. [`report`]: log, metrics and event for each transition.
 //!
-//! [`Context`] is what reconciles share; [`controller()`] builds the watches that trigger them.
+//! [`Context`] is what reconciles share; [`controller()`] builds the watches that trigger them,
+//! and [`trim`] says what their caches keep.
 //! The process around it (signals, leadership, HTTP) is `crate::operator`.
 
 pub mod apply;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod plan;
 pub mod read;
 pub mod report;
+pub mod trim;
 
 use std::{sync::Arc, time::Duration};
 

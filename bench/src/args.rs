@@ -33,11 +33,17 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 200)]
     pub idle_jobs: usize,
 
+    /// Seconds of each load-curve stage (jobs arriving at 25, 50, 75, 100% of the measured
+    /// throughput); 0 skips the load curve.
+    #[arg(long, default_value_t = 10.0)]
+    pub load_seconds: f64,
+
     /// How long to measure the API's write capacity, in seconds.
     #[arg(long, default_value_t = 5.0)]
     pub capacity_seconds: f64,
 
-    /// Write an SVG chart (latency distributions, progress) to this file.
+    /// Write an SVG chart (latency distributions, progress) to this file, and the load curve's
+    /// next to it (`NAME-load.svg`).
     #[arg(long, value_name = "PATH")]
     pub chart: Option<PathBuf>,
 

@@ -17,6 +17,15 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(&path, report.chart())
             .with_context(|| format!("writing the chart to {}", path.display()))?;
         eprintln!("chart written to {}", path.display());
+        if let Some(svg) = report.load_chart() {
+            let load = path.with_file_name(format!(
+                "{}-load.svg",
+                path.file_stem().unwrap_or_default().to_string_lossy()
+            ));
+            std::fs::write(&load, svg)
+                .with_context(|| format!("writing the load chart to {}", load.display()))?;
+            eprintln!("load chart written to {}", load.display());
+        }
     }
     print!("{}", report.table());
     println!("{}", report.json());

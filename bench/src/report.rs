@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 
 use crate::args::BenchArgs;
 use crate::chart::{self, ChartData, Curve, Series};
+use crate::load::LoadPoint;
 use crate::measure::{Latencies, Writes};
 use crate::procfs::{Machine, ProcUsage};
+use crate::storage::Stored;
 
 /// A write rate as measured (see `crate::capacity`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -108,6 +110,17 @@ pub struct Report {
     /// Times (seconds from the first create) at which jobs were created, runner Pods seen and
     /// jobs seen finished, for the chart.
     pub timeline: [Vec<f64>; 3],
+    /// The operator's RSS (`VmRSS`, KiB) once the first half of the jobs had finished and once
+    /// all had: the jobs are created in two equal bursts, so that the two samples differ by
+    /// what the finished jobs of the second half keep (the transient memory of a burst is
+    /// reused by the next).
+    pub rss_at_half_kib: u64,
+    /// See [`Report::rss_at_half_kib`].
+    pub rss_at_end_kib: u64,
+    /// The load curve's stages (none with `--load-seconds 0`).
+    pub load_curve: Vec<LoadPoint>,
+    /// What finished jobs store, measured on the idle jobs.
+    pub stored: Stored,
 }
 
 /// A goal of the issue and whether the run met it.
@@ -159,6 +172,99 @@ impl Report {
         self.usage_after.rss_peak_kib as f64 / 1024.0
     }
 
+    /// The operator's marginal memory per finished job, KiB: the RSS growth from the first
+    /// half's end to the second's, over the jobs of the second half.
+    pub fn rss_kib_per_finished_job(&self) -> f64 {
+        let second_half = self.n() - self.n() / 2;
+        (self.rss_at_end_kib as f64 - self.rss_at_half_kib as f64) / second_half.max(1) as f64
+    }
+
+    /// The load curve as JSON: one object per stage.
+    fn load_curve_json(&self) -> Value {
+        self.load_curve
+            .iter()
+            .map(|point| {
+                json!({
+                    "load": point.fraction,
+                    "jobs_per_s": round(point.rate, 1),
+                    "jobs": point.jobs,
+                    "undispatched": point.undispatched,
+                    "dispatch_ms_p50": round(point.dispatch.percentile(50.0), 2),
+                    "dispatch_ms_p99": round(point.dispatch.percentile(99.0), 2),
+                    "watch_ms_p50": round(point.watch.percentile(50.0), 2),
+                    "watch_ms_p99": round(point.watch.percentile(99.0), 2),
+                    "watch_probes": point.watch.len(),
+                    "dispatch_over_watch": round(p50_ratio(&point.dispatch, &point.watch), 2),
+                })
+            })
+            .collect()
+    }
+
+    /// The load curve's chart: dispatch at each load against the watch floor measured at the
+    /// same load; `None` without a load curve.
+    pub fn load_chart(&self) -> Option<String> {
+        const COLOURS: [&str; 4] = ["#2ca02c", "#1f77b4", "#ff7f0e", "#d62728"];
+        if self.load_curve.is_empty() {
+            return None;
+        }
+        let labels: Vec<(String, String)> = self
+            .load_curve
+            .iter()
+            .map(|p| {
+                let pct = p.fraction * 100.0;
+                (
+                    format!("dispatch at {pct:.0}% ({:.0} jobs/s)", p.rate),
+                    format!("watch floor at {pct:.0}%"),
+                )
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for (i, (point, (dispatch, watch))) in self.load_curve.iter().zip(&labels).enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            latencies.push(Curve {
+                label: dispatch,
+                colour,
+                latencies: &point.dispatch,
+                dashed: false,
+            });
+            latencies.push(Curve {
+                label: watch,
+                colour,
+                latencies: &point.watch,
+                dashed: true,
+            });
+        }
+        let ratios: Vec<String> = self
+            .load_curve
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:.0}%: ×{:.1}",
+                    p.fraction * 100.0,
+                    p50_ratio(&p.dispatch, &p.watch)
+                )
+            })
+            .collect();
+        Some(chart::render(&ChartData {
+            title: format!(
+                "testjob-operator load curve: jobs arriving at a fixed rate, throughput {:.0} jobs/s",
+                self.jobs_per_s()
+            ),
+            subtitle: format!(
+                "dispatch p50 ÷ watch p50 — {} · {} × {}",
+                ratios.join(", "),
+                self.machine.cpus,
+                self.machine.cpu_model
+            ),
+            latencies,
+            progress: vec![Series {
+                label: "runner Pods seen (bulk run)",
+                colour: "#7f7f7f",
+                times: self.timeline[1].clone(),
+            }],
+        }))
+    }
+
     /// Operator CPU time per job during the run, milliseconds.
     pub fn cpu_ms_per_job(&self) -> f64 {
         self.usage_after
@@ -190,6 +296,21 @@ impl Report {
 
     /// The issue's goals.
     pub fn goals(&self) -> Vec<Goal> {
+        let mut goals = self.bulk_goals();
+        if let Some(half) = self.load_curve.iter().find(|p| p.fraction == 0.5) {
+            let watch = half.watch.percentile(50.0);
+            let ratio = p50_ratio(&half.dispatch, &half.watch);
+            goals.push(Goal {
+                name: "at 50% load: dispatch p50 ≤ 3 × watch p50",
+                value: ratio,
+                limit: format!("≤ 3 (3 × {watch:.1} ms = {:.1} ms)", 3.0 * watch),
+                met: ratio <= 3.0,
+            });
+        }
+        goals
+    }
+
+    fn bulk_goals(&self) -> Vec<Goal> {
         let watch = self.watch.percentile(50.0);
         let capacity = self.capacity_jobs_per_s();
         vec![
@@ -220,6 +341,12 @@ impl Report {
                 value: self.jobs_per_s() / capacity.max(f64::MIN_POSITIVE),
                 limit: format!("≥ 0.5 (0.5 × {capacity:.0} = {:.0} jobs/s)", 0.5 * capacity),
                 met: self.jobs_per_s() >= 0.5 * capacity,
+            },
+            Goal {
+                name: "marginal memory per finished job, KiB",
+                value: self.rss_kib_per_finished_job(),
+                limit: "≤ 1".into(),
+                met: self.rss_kib_per_finished_job() <= 1.0,
             },
             Goal {
                 name: "operator peak RSS, MiB",
@@ -367,6 +494,23 @@ impl Report {
                 json!(round(self.own_cpu_ms_per_job(), 3)),
             ),
             ("cpu_busy", json!(round(self.cpu_busy(), 3))),
+            (
+                "rss_kib_per_finished_job",
+                json!(round(self.rss_kib_per_finished_job(), 3)),
+            ),
+            ("load_curve", self.load_curve_json()),
+            (
+                "storage_bytes_per_job",
+                json!(round(self.stored.per_job(), 1)),
+            ),
+            (
+                "storage_bytes_per_job_by_kind",
+                json!({
+                    "testjobs": round(self.stored.testjob_bytes as f64 / self.stored.jobs.max(1) as f64, 1),
+                    "events": round(self.stored.event_bytes as f64 / self.stored.jobs.max(1) as f64, 1),
+                    "configmaps": round(self.stored.configmap_bytes as f64 / self.stored.jobs.max(1) as f64, 1),
+                }),
+            ),
             ("phases", json!(phases)),
             ("unfinished", json!(self.unfinished)),
             ("undispatched", json!(self.undispatched)),
@@ -536,6 +680,40 @@ impl Report {
                 self.duplicate_pods.len()
             ),
         );
+        row(
+            "memory per finished job",
+            format!(
+                "{:.2} KiB (operator RSS {} → {} KiB between the two halves' ends)",
+                self.rss_kib_per_finished_job(),
+                self.rss_at_half_kib,
+                self.rss_at_end_kib
+            ),
+        );
+        row(
+            "stored per finished job",
+            format!(
+                "{:.0} bytes (TestJob, its Events and ConfigMaps; {} idle jobs measured)",
+                self.stored.per_job(),
+                self.stored.jobs
+            ),
+        );
+        for point in &self.load_curve {
+            row(
+                &format!(
+                    "load {:.0}% ({:.0} jobs/s)",
+                    point.fraction * 100.0,
+                    point.rate
+                ),
+                format!(
+                    "dispatch p50 {:.2} ms p99 {:.2} ms; watch p50 {:.2} ms p99 {:.2} ms; ×{:.2}",
+                    point.dispatch.percentile(50.0),
+                    point.dispatch.percentile(99.0),
+                    point.watch.percentile(50.0),
+                    point.watch.percentile(99.0),
+                    p50_ratio(&point.dispatch, &point.watch)
+                ),
+            );
+        }
         for goal in self.goals() {
             row(
                 &format!("goal: {}", goal.name),
@@ -694,6 +872,22 @@ mod tests {
             leftover_pods: 0,
             duplicate_pods: vec![],
             timeline: [vec![0.0, 1.0], vec![0.5], vec![2.0]],
+            rss_at_half_kib: 40_000,
+            rss_at_end_kib: 40_100,
+            load_curve: vec![crate::load::LoadPoint {
+                fraction: 0.5,
+                rate: 100.0,
+                jobs: 10,
+                undispatched: 0,
+                dispatch: Latencies::new([Duration::from_millis(3)]),
+                watch: Latencies::new([Duration::from_millis(1)]),
+            }],
+            stored: Stored {
+                jobs: 2,
+                testjob_bytes: 3000,
+                event_bytes: 1000,
+                configmap_bytes: 0,
+            },
             args,
         }
     }
@@ -709,8 +903,17 @@ mod tests {
         assert_eq!(r.rss_mib(), 40.0);
         assert_eq!(r.cpu_ms_per_job(), 2.0);
         assert_eq!(r.own_cpu_ms_per_job(), 6.0);
+        // 100 KiB more after the second half's 50 jobs.
+        assert_eq!(r.rss_kib_per_finished_job(), 2.0);
+        assert_eq!(r.stored.per_job(), 2000.0);
         let met: Vec<bool> = r.goals().iter().map(|g| g.met).collect();
-        assert_eq!(met, [true, true, false, false, true]);
+        // dispatch, idle, writes, throughput, marginal memory, peak RSS, 50% load (×3).
+        assert_eq!(met, [true, true, false, false, false, true, true]);
+        let json = r.json();
+        assert_eq!(json["rss_kib_per_finished_job"], 2.0);
+        assert_eq!(json["storage_bytes_per_job"], 2000.0);
+        assert_eq!(json["load_curve"][0]["dispatch_over_watch"], 3.0);
+        assert!(r.load_chart().is_some_and(|svg| svg.starts_with("<svg")));
     }
 
     #[test]

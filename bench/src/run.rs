@@ -28,8 +28,8 @@ use serde_json::json;
 use testjob_operator::pod::pod_name;
 use testjob_testkit::cluster::{Cluster, ClusterOptions};
 use testjob_testkit::jobs::{
-    Created, JobPlan, create_jobs, create_retrying, create_timed, duplicate_pods, track_jobs,
-    track_pods,
+    Created, JobPlan, JobsSeen, PodsSeen, create_jobs, create_retrying, create_timed,
+    duplicate_pods, track_jobs, track_pods,
 };
 use testjob_testkit::operator::{OperatorProcess, built_binary};
 use testjob_testkit::wait::Deadline;
@@ -37,9 +37,11 @@ use testjob_testkit::watch::{FirstSeen, Tracker};
 
 use crate::args::BenchArgs;
 use crate::capacity::{self, CAPACITY_NAMESPACE};
+use crate::load::{self, LOAD_NAMESPACE, LOAD_PROBE_NAMESPACE};
 use crate::measure::{Latencies, Writes, paired, requests_of, slot_handoffs};
 use crate::procfs::{Machine, ProcUsage};
 use crate::report::{Capacity, Report};
+use crate::storage;
 
 /// The namespace of the measured TestJobs.
 const JOBS_NAMESPACE: &str = "bench";
@@ -191,6 +193,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         PROBE_NAMESPACE,
         WARMUP_NAMESPACE,
         IDLE_NAMESPACE,
+        LOAD_NAMESPACE,
+        LOAD_PROBE_NAMESPACE,
     ] {
         cluster.create_namespace(ns).await?;
     }
@@ -242,35 +246,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         })
     };
 
+    // Two equal bursts, the second once the first has finished, so that the operator's memory
+    // can be compared at the two ends (see `Report::rss_at_half_kib`).
     let api = Api::namespaced(create_client, JOBS_NAMESPACE);
-    let created = create_jobs(&api, &plans, args.concurrency, &created_count).await?;
-    let create_seconds = start.elapsed().as_secs_f64();
+    let half = args.jobs / 2;
+    let mut created = create_jobs(&api, &plans[..half], args.concurrency, &created_count).await?;
+    let mut create_seconds = start.elapsed().as_secs_f64();
+    wait_finished(&jobs, &pods, &mut operator, half, args.timeout_seconds).await?;
+    let rss_at_half_kib = ProcUsage::of(operator.pid())?.rss_kib;
+    let second = Instant::now();
+    created.extend(create_jobs(&api, &plans[half..], args.concurrency, &created_count).await?);
+    create_seconds += second.elapsed().as_secs_f64();
     eprintln!(
-        "created {} jobs in {create_seconds:.1} s; waiting for them to finish",
+        "created {} jobs in two bursts ({create_seconds:.1} s of creates); waiting for them to finish",
         args.jobs
     );
 
-    let deadline = Deadline::after(
-        "every job to finish",
-        Duration::from_secs(args.timeout_seconds),
-    );
-    while jobs
-        .wait_for("every job to finish", Duration::from_secs(5), |s| {
-            (s.finished() >= args.jobs).then_some(())
-        })
-        .await
-        .is_err()
-    {
-        operator.check_alive()?;
-        deadline.check().with_context(|| {
-            format!(
-                "only {} of {} jobs finished\n{}",
-                jobs.state().finished(),
-                args.jobs,
-                operator.log_tail(40)
-            )
-        })?;
-    }
+    wait_finished(&jobs, &pods, &mut operator, args.jobs, args.timeout_seconds).await?;
     let end = jobs
         .state()
         .finished_at
@@ -278,18 +270,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         .max()
         .copied()
         .unwrap_or_else(Instant::now);
-    // Succeeded jobs' Pods are deleted right after their final status: wait for the last
-    // deletions, so that they count and the usage includes them.
-    let cleaned = pods
-        .wait_for(
-            "the runner Pods to be cleaned up",
-            Duration::from_secs(60),
-            |s| s.live.is_empty().then_some(()),
-        )
-        .await;
-    if let Err(error) = cleaned {
-        eprintln!("warning: {error}");
-    }
     let usage_after = ProcUsage::of(operator.pid())?;
     let own_cpu_ms = ProcUsage::of(std::process::id())?
         .cpu_ms
@@ -310,6 +290,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         eprintln!("warning: {error}");
     }
     let (idle_dispatch, idle_watch) = measure_idle(&cluster, args.idle_jobs).await?;
+    let throughput = args.jobs as f64 / end.saturating_duration_since(start).as_secs_f64();
+    let load_curve = if args.load_seconds > 0.0 {
+        load::measure(&cluster, throughput, args.load_seconds).await?
+    } else {
+        Vec::new()
+    };
+    let stored = storage::stored_bytes(&cluster.new_client().await?, IDLE_NAMESPACE).await?;
     operator.check_alive()?;
     operator.kill().await?;
 
@@ -391,10 +378,54 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
             pod_times.iter().map(since).collect(),
             finished_times.iter().map(since).collect(),
         ],
+        rss_at_half_kib,
+        rss_at_end_kib: usage_after.rss_kib,
+        load_curve,
+        stored,
         args,
     };
     cluster.shutdown().await;
     Ok(report)
+}
+
+/// Waits until `count` jobs have finished and the runner Pods of the succeeded ones are
+/// cleaned up (they are deleted right after their final status; waiting for the last
+/// deletions makes them count, and the usage include them).
+async fn wait_finished(
+    jobs: &Tracker<JobsSeen>,
+    pods: &Tracker<PodsSeen>,
+    operator: &mut OperatorProcess,
+    count: usize,
+    timeout_seconds: u64,
+) -> anyhow::Result<()> {
+    let deadline = Deadline::after("every job to finish", Duration::from_secs(timeout_seconds));
+    while jobs
+        .wait_for("every job to finish", Duration::from_secs(5), |s| {
+            (s.finished() >= count).then_some(())
+        })
+        .await
+        .is_err()
+    {
+        operator.check_alive()?;
+        deadline.check().with_context(|| {
+            format!(
+                "only {} of {count} jobs finished\n{}",
+                jobs.state().finished(),
+                operator.log_tail(40)
+            )
+        })?;
+    }
+    let cleaned = pods
+        .wait_for(
+            "the runner Pods to be cleaned up",
+            Duration::from_secs(60),
+            |s| s.live.is_empty().then_some(()),
+        )
+        .await;
+    if let Err(error) = cleaned {
+        eprintln!("warning: {error}");
+    }
+    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -22,7 +22,7 @@ async fn a_small_run_prints_the_table_and_the_json_line() -> anyhow::Result<()> 
     let child = Command::new(env!("CARGO_BIN_EXE_testjob-bench"))
         .args(["-n", "40", "--max-running", "10", "--probes", "40"])
         .args(["--capacity-seconds", "0.5", "--timeout-seconds", "240"])
-        .args(["--idle-jobs", "20"])
+        .args(["--idle-jobs", "20", "--load-seconds", "1"])
         .arg("--operator")
         .arg(built_binary()?)
         .arg("--chart")
@@ -52,6 +52,8 @@ async fn a_small_run_prints_the_table_and_the_json_line() -> anyhow::Result<()> 
         "idle_dispatch_over_watch",
         "slot_wait_ms_p50",
         "slot_wait_ms_p99",
+        "rss_kib_per_finished_job",
+        "storage_bytes_per_job",
     ];
     for key in ISSUE_FIGURES.iter().chain(&more) {
         ensure!(json[key].is_number(), "{key} missing in {json}");
@@ -64,6 +66,17 @@ async fn a_small_run_prints_the_table_and_the_json_line() -> anyhow::Result<()> 
     );
     ensure!(json["watch_probes"] == 40, "{json}");
     ensure!(json["idle_samples"] == 20, "{json}");
+    let curve = json["load_curve"].as_array().context("no load_curve")?;
+    ensure!(curve.len() == 4, "{json}");
+    for point in curve {
+        ensure!(
+            point["dispatch_ms_p50"].is_number()
+                && point["watch_ms_p50"].is_number()
+                && point["undispatched"] == 0,
+            "{point}"
+        );
+    }
+    ensure!(json["storage_bytes_per_job"].as_f64() > Some(0.0), "{json}");
     // The operator's own writes were counted (at least a Pod and two status writes per job).
     ensure!(json["writes_per_job"].as_f64() >= Some(3.0), "{json}");
     ensure!(
@@ -71,7 +84,13 @@ async fn a_small_run_prints_the_table_and_the_json_line() -> anyhow::Result<()> 
         "no table in\n{stdout}"
     );
 
-    let svg = std::fs::read_to_string(&chart)?;
-    ensure!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for path in [chart.clone(), dir.path().join("bench-load.svg")] {
+        let svg = std::fs::read_to_string(&path)?;
+        ensure!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{}",
+            path.display()
+        );
+    }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::{
-    Api, Resource,
+    Api,
     runtime::{
         Controller, WatchStreamExt,
         controller::{self},
@@ -13,17 +13,14 @@ use kube::{
     },
 };
 
-use super::Context;
+use super::{
+    Context,
+    trim::{trim_job, trim_pod},
+};
 use crate::{
     crd::TestJob,
     pod::{MANAGED_BY_LABEL, MANAGER},
 };
-
-/// Drops `managedFields` from cached objects: nothing here reads them, they are often the
-/// largest part of an object, and a status write without them keeps the stored ones.
-fn without_managed_fields<K: Resource>(object: &mut K) {
-    object.meta_mut().managed_fields = None;
-}
 
 /// The kube-runtime `Controller` over `jobs` and their runner Pods in `pods`, wired to `ctx`:
 /// the run queue follows the TestJob watch (slot table, deletions) and wakes queued jobs through
@@ -38,13 +35,14 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
     let health = ctx.health.clone();
     let writes = ctx.writes.clone();
     let notifier = ctx.notifier.get().cloned();
-    let job_watch = watcher(jobs, watcher::Config::default()).modify(without_managed_fields);
+    let job_watch = watcher(jobs, watcher::Config::default()).modify(trim_job);
     let job_events = reflector::reflector(job_writer, job_watch)
         .inspect_ok(move |event| {
             queue.observe(event);
             match event {
                 watcher::Event::Delete(job) => writes.forget(job),
                 watcher::Event::Apply(job) | watcher::Event::InitApply(job) => {
+                    writes.observed(job);
                     if let Some(notifier) = &notifier {
                         notifier.observe(job);
                     }
@@ -64,7 +62,7 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
             pods,
             watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}")),
         )
-        .modify(without_managed_fields),
+        .modify(trim_pod),
     )
     .inspect_ok(move |event| {
         if matches!(event, watcher::Event::InitDone) {

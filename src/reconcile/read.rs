@@ -2,9 +2,15 @@
 //! answer or a fresh read is needed.
 //!
 //! A Running attempt's Pod comes from the cache while the cache shows it running (nothing to do;
-//! its changes trigger a reconcile). Anything that may end the attempt is judged on a fresh read:
-//! a Pod missing from the cache may just have been created, and a finished or deleting Pod's last
-//! state decides the outcome. A finished job's leftover Pod comes from the cache.
+//! its changes trigger a reconcile), and when the cache shows it Succeeded and not being deleted:
+//! the container ended by itself with exit 0, and a deletion requested after that cannot change
+//! the outcome (see `decide::observe`: a Pod that finished before its deletion was requested keeps
+//! its real result), so a fresh read would only repeat what the cache holds, one GET per job.
+//! Anything else that may end the attempt is judged on a fresh read: a Pod missing from the cache
+//! may just have been created, and a failed or deleting Pod's last state decides the outcome (a
+//! Pod deleted by hand ends Failed with exit 143, and the fault tests showed a cached copy of such
+//! a Pod judged as TestsFailed rather than PodDeleted). A finished job's leftover Pod comes from
+//! the cache.
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, ResourceExt};
@@ -45,11 +51,13 @@ pub fn needs_cleanup_check(job: &TestJob, policy: &Policy, cleaned_up: bool) -> 
     phase.is_some_and(|p| policy.pod_cleanup(job).deletes_after(p) && !cleaned_up)
 }
 
-/// Whether a cached copy of the current attempt's Pod is good enough: it is Pending or Running
-/// and not being deleted, so nothing about it can end the attempt yet.
+/// Whether a cached copy of the current attempt's Pod is good enough: it is not being deleted
+/// and it is Pending or Running, so nothing about it can end the attempt yet, or Succeeded, which
+/// nothing can change any more (see the module docs).
 pub fn cached_copy_will_do(pod: &Pod) -> bool {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-    matches!(phase, None | Some("Pending" | "Running")) && pod.metadata.deletion_timestamp.is_none()
+    matches!(phase, None | Some("Pending" | "Running" | "Succeeded"))
+        && pod.metadata.deletion_timestamp.is_none()
 }
 
 /// The name of the runner Pod to look at, when the job is Running an attempt (not waiting
@@ -183,10 +191,12 @@ mod tests {
         assert!(cached_copy_will_do(&pod(None)));
         assert!(cached_copy_will_do(&pod(Some("Pending"))));
         assert!(cached_copy_will_do(&pod(Some("Running"))));
-        assert!(!cached_copy_will_do(&pod(Some("Succeeded"))));
+        assert!(cached_copy_will_do(&pod(Some("Succeeded"))));
         assert!(!cached_copy_will_do(&pod(Some("Failed"))));
-        let mut deleting = pod(Some("Running"));
-        deleting.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
-        assert!(!cached_copy_will_do(&deleting));
+        for phase in ["Running", "Succeeded"] {
+            let mut deleting = pod(Some(phase));
+            deleting.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
+            assert!(!cached_copy_will_do(&deleting));
+        }
     }
 }
