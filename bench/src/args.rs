@@ -62,4 +62,9 @@ pub struct BenchArgs {
     /// Keep the operator's log (printed path) instead of deleting it with the sandbox.
     #[arg(long)]
     pub keep_logs: bool,
+
+    /// After the run, measure what a report of about this many bytes (generated JUnit, handed
+    /// over through the report sidecar) costs the operator: CPU and transient memory per job.
+    #[arg(long, value_name = "BYTES")]
+    pub report_bytes: Option<usize>,
 }

@@ -12,5 +12,6 @@ pub mod load;
 pub mod measure;
 pub mod procfs;
 pub mod report;
+pub mod reports;
 pub mod run;
 pub mod storage;

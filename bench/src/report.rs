@@ -10,6 +10,7 @@ use crate::chart::{self, ChartData, Curve, Series};
 use crate::load::LoadPoint;
 use crate::measure::{Latencies, Writes};
 use crate::procfs::{Machine, ProcUsage};
+use crate::reports::ReportCost;
 use crate::storage::Stored;
 
 /// A write rate as measured (see `crate::capacity`).
@@ -121,6 +122,8 @@ pub struct Report {
     pub load_curve: Vec<LoadPoint>,
     /// What finished jobs store, measured on the idle jobs.
     pub stored: Stored,
+    /// What a large report costs (`--report-bytes`).
+    pub report_cost: Option<ReportCost>,
 }
 
 /// A goal of the issue and whether the run met it.
@@ -306,6 +309,9 @@ impl Report {
                 limit: format!("≤ 3 (3 × {watch:.1} ms = {:.1} ms)", 3.0 * watch),
                 met: ratio <= 3.0,
             });
+        }
+        if let Some(cost) = &self.report_cost {
+            goals.extend(cost.goals());
         }
         goals
     }
@@ -499,6 +505,10 @@ impl Report {
                 json!(round(self.rss_kib_per_finished_job(), 3)),
             ),
             ("load_curve", self.load_curve_json()),
+            (
+                "report",
+                self.report_cost.as_ref().map_or(Value::Null, ReportCost::json),
+            ),
             (
                 "storage_bytes_per_job",
                 json!(round(self.stored.per_job(), 1)),
@@ -697,6 +707,9 @@ impl Report {
                 self.stored.jobs
             ),
         );
+        if let Some(cost) = &self.report_cost {
+            row("report (--report-bytes)", cost.describe());
+        }
         for point in &self.load_curve {
             row(
                 &format!(
@@ -888,6 +901,7 @@ mod tests {
                 event_bytes: 1000,
                 configmap_bytes: 0,
             },
+            report_cost: None,
             args,
         }
     }

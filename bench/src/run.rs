@@ -41,6 +41,7 @@ use crate::load::{self, LOAD_NAMESPACE, LOAD_PROBE_NAMESPACE};
 use crate::measure::{Latencies, Writes, paired, requests_of, slot_handoffs};
 use crate::procfs::{Machine, ProcUsage};
 use crate::report::{Capacity, Report};
+use crate::reports::{self, REPORT_NAMESPACE};
 use crate::storage;
 
 /// The namespace of the measured TestJobs.
@@ -195,6 +196,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         IDLE_NAMESPACE,
         LOAD_NAMESPACE,
         LOAD_PROBE_NAMESPACE,
+        REPORT_NAMESPACE,
     ] {
         cluster.create_namespace(ns).await?;
     }
@@ -297,6 +299,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         Vec::new()
     };
     let stored = storage::stored_bytes(&cluster.new_client().await?, IDLE_NAMESPACE).await?;
+    let report_cost = match args.report_bytes {
+        Some(bytes) => {
+            Some(reports::measure(cluster.new_client().await?, operator.pid(), bytes).await?)
+        }
+        None => None,
+    };
     operator.check_alive()?;
     operator.kill().await?;
 
@@ -382,6 +390,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         rss_at_end_kib: usage_after.rss_kib,
         load_curve,
         stored,
+        report_cost,
         args,
     };
     cluster.shutdown().await;
