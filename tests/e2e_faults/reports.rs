@@ -22,7 +22,7 @@ use testjob_operator::handover::{self, SIDECAR};
 use testjob_operator::outcome::reason;
 use testjob_operator::pod::pod_name;
 use testjob_operator::report::samples::{sample_junit, sample_summary};
-use testjob_testkit::jobs::{JobPlan, create_jobs, list_jobs};
+use testjob_testkit::jobs::{JobPlan, create_jobs, list_jobs, runner_pods_config};
 use testjob_testkit::wait::poll;
 use testjob_testkit::watch::{Observe, Tracker};
 
@@ -357,14 +357,17 @@ async fn a_report_gone_with_its_pod_fails_the_job_with_a_clear_reason() -> anyho
     Ok(())
 }
 
-/// The phase of one Pod, kept up to date by a watch.
+/// The phases of runner Pods, by name, kept up to date by a watch.
 #[derive(Default)]
-struct PodPhase(Option<String>);
+struct PodPhases(BTreeMap<String, String>);
 
-impl Observe<Pod> for PodPhase {
+impl Observe<Pod> for PodPhases {
     fn observe(&mut self, event: watcher::Event<Pod>, _: Instant) {
         if let watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) = event {
-            self.0 = pod.status.and_then(|s| s.phase);
+            let name = pod.name_any();
+            if let Some(phase) = pod.status.and_then(|s| s.phase) {
+                self.0.insert(name, phase);
+            }
         }
     }
 }
@@ -376,84 +379,113 @@ impl Observe<Pod> for PodPhase {
 /// an empty summary.
 ///
 /// The only timed step is the fault schedule: the deletion is sent `LATENCY / 2` after this
-/// test saw the Pod finish, so it is served between the controller's two reads as long as the
-/// controller starts its read within `LATENCY / 2` of the Pod's end.
+/// test saw the Pod finish, which lands it between the controller's two reads when both saw the
+/// Pod's end at about the same time. When it does not (seen in one run of four), the outcome is
+/// still a right one — `PodDeleted` when the deletion came first, the full report when it came
+/// last — and checked as such, and the next of `TRIES` jobs tries again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_deleted_during_collection_ends_its_job_report_lost() -> anyhow::Result<()> {
     const LATENCY: Duration = Duration::from_secs(3);
+    const TRIES: usize = 4;
     let fixture = Fixture::start(ClusterOptions::default()).await?;
     let report = varied_junit(500, &mut Xorshift(11));
-    let plan = JobPlan {
-        run_seconds: 3.0,
-        pod_annotations: report_only_annotations(&report),
-        ..JobPlan::new("collecting")
-    };
-    let pod = pod_name(&plan.name, 1);
     let pods: Api<Pod> = Api::namespaced(fixture.cluster.admin.clone(), NAMESPACE);
-    let phase: Tracker<PodPhase> = Tracker::start(
-        pods.clone(),
-        watcher::Config::default().fields(&format!("metadata.name={pod}")),
-        PodPhase::default(),
-    );
-    phase.wait_synced(Duration::from_secs(30)).await?;
+    let phases: Tracker<PodPhases> =
+        Tracker::start(pods.clone(), runner_pods_config(), PodPhases::default());
+    phases.wait_synced(Duration::from_secs(30)).await?;
     let operator = fixture.operator("operator", &[])?;
-    let count = std::sync::atomic::AtomicUsize::new(0);
-    create_jobs(&fixture.api, std::slice::from_ref(&plan), 1, &count).await?;
-    phase
-        .wait_for("the runner Pod to run", Duration::from_secs(30), |p| {
-            (p.0.as_deref() == Some("Running")).then_some(())
-        })
-        .await
-        .with_context(|| operator.log_tail(40))?;
-    fixture
-        .jobs
-        .wait_for("the job to run", Duration::from_secs(30), |s| {
-            (s.phases.get(&plan.name) == Some(&Phase::Running)).then_some(())
-        })
-        .await?;
-
     let sandbox = fixture.cluster.sandbox();
-    sandbox.set_faults(FaultConfig {
-        latency_ms: LATENCY.as_millis() as u64,
-        ..FaultConfig::default()
-    })?;
-    phase
-        .wait_for("the runner Pod to finish", Duration::from_secs(30), |p| {
-            (p.0.as_deref() == Some("Succeeded")).then_some(())
-        })
-        .await?;
-    tokio::time::sleep(LATENCY / 2).await;
-    pods.delete(&pod, &DeleteParams::default()).await?;
-    let finished = fixture.wait_finished(1, Duration::from_secs(60)).await;
-    sandbox.set_faults(FaultConfig::default())?;
-    ensure!(finished?, "the job did not end\n{}", operator.log_tail(40));
+    let mut missed = vec![];
+    for try_ in 1..=TRIES {
+        let plan = JobPlan {
+            run_seconds: 3.0,
+            pod_annotations: report_only_annotations(&report),
+            ..JobPlan::new(format!("collecting-{try_}"))
+        };
+        let pod = pod_name(&plan.name, 1);
+        let phase_is = |phase: &'static str| {
+            let pod = pod.clone();
+            move |p: &PodPhases| (p.0.get(&pod).map(String::as_str) == Some(phase)).then_some(())
+        };
+        let count = std::sync::atomic::AtomicUsize::new(0);
+        create_jobs(&fixture.api, std::slice::from_ref(&plan), 1, &count).await?;
+        phases
+            .wait_for(
+                "the runner Pod to run",
+                Duration::from_secs(30),
+                phase_is("Running"),
+            )
+            .await
+            .with_context(|| operator.log_tail(40))?;
+        fixture
+            .jobs
+            .wait_for("the job to run", Duration::from_secs(30), |s| {
+                (s.phases.get(&plan.name) == Some(&Phase::Running)).then_some(())
+            })
+            .await?;
 
-    let job = fixture.api.get(&plan.name).await?;
-    let status = job.status.clone().unwrap_or_default();
-    let verdict = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Failed")
-        .with_context(|| format!("no Failed condition: {status:?}"))?;
-    let message = status.message.clone().unwrap_or_default();
-    ensure!(
-        status.phase == Some(Phase::Failed) && verdict.reason == reason::REPORT_LOST,
-        "expected Failed/ReportLost (a PodDeleted here means the deletion came before the controller's read): {status:?}"
-    );
-    ensure!(
-        message.contains(&format!(
-            "runner Pod {pod} was deleted before its report ({} bytes) could be read",
-            report.len()
-        )),
-        "unclear message: {message}"
-    );
-    ensure!(
-        status.summary.is_none() && status.report.is_none(),
-        "a lost report left a result behind: {status:?}"
-    );
-    eprintln!(
-        "Pod deleted during collection (API latency {LATENCY:?}): {} ended Failed/{}: {message}",
-        plan.name, verdict.reason
-    );
-    Ok(())
+        sandbox.set_faults(FaultConfig {
+            latency_ms: LATENCY.as_millis() as u64,
+            ..FaultConfig::default()
+        })?;
+        phases
+            .wait_for(
+                "the runner Pod to finish",
+                Duration::from_secs(30),
+                phase_is("Succeeded"),
+            )
+            .await?;
+        tokio::time::sleep(LATENCY / 2).await;
+        pods.delete(&pod, &DeleteParams::default()).await?;
+        let finished = fixture.wait_finished(try_, Duration::from_secs(60)).await;
+        sandbox.set_faults(FaultConfig::default())?;
+        ensure!(finished?, "the job did not end\n{}", operator.log_tail(40));
+
+        let job = fixture.api.get(&plan.name).await?;
+        let status = job.status.clone().unwrap_or_default();
+        let message = status.message.clone().unwrap_or_default();
+        let reason = status
+            .conditions
+            .iter()
+            .find(|c| matches!(c.type_.as_str(), "Failed" | "Complete"))
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        match (status.phase, reason.as_str()) {
+            (Some(Phase::Failed), reason::REPORT_LOST) => {
+                ensure!(
+                    message.contains(&format!(
+                        "runner Pod {pod} was deleted before its report ({} bytes) could be read",
+                        report.len()
+                    )),
+                    "unclear message: {message}"
+                );
+                ensure!(
+                    status.summary.is_none() && status.report.is_none(),
+                    "a lost report left a result behind: {status:?}"
+                );
+                eprintln!(
+                    "Pod deleted during collection (API latency {LATENCY:?}, try {try_} of {TRIES}; missed before: {missed:?}): {} ended Failed/ReportLost: {message}",
+                    plan.name
+                );
+                return Ok(());
+            }
+            // The deletion came before the controller's read of the Pod.
+            (Some(Phase::Failed), reason::POD_DELETED) => {
+                ensure!(status.summary.is_none(), "{status:?}");
+                missed.push(format!("{}: PodDeleted", plan.name));
+            }
+            // The deletion came after the collection: the report is whole.
+            (Some(Phase::Succeeded), _)
+                if status.summary == Some(sample_summary(500))
+                    && status
+                        .report
+                        .as_ref()
+                        .is_some_and(|r| r.sha256 == handover::sha256_hex(&report)) =>
+            {
+                missed.push(format!("{}: collected", plan.name));
+            }
+            _ => anyhow::bail!("neither ReportLost nor a right outcome: {status:?}"),
+        }
+    }
+    anyhow::bail!("the deletion never came during the collection: {missed:?}")
 }
