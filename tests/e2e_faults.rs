@@ -9,6 +9,9 @@
 //! caught even after it was cleaned up. Waits are on watched conditions with deadlines; the
 //! only timed steps are the fault schedule itself (when to kill the controller next).
 //!
+//! The tests with large reports handed over by the runner Pods' `report` sidecar, and with a
+//! report lost with its Pod, are in `e2e_faults/reports.rs`.
+//!
 //! Sizes are chosen for debug builds on two shared cores; each test prints what it did
 //! (`cargo test --test e2e_faults -- --nocapture`).
 
