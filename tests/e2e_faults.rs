@@ -9,6 +9,9 @@
 //! caught even after it was cleaned up. Waits are on watched conditions with deadlines; the
 //! only timed steps are the fault schedule itself (when to kill the controller next).
 //!
+//! The tests with large reports handed over by the runner Pods' `report` sidecar, and with a
+//! report lost with its Pod, are in `e2e_faults/reports.rs`.
+//!
 //! Sizes are chosen for debug builds on two shared cores; each test prints what it did
 //! (`cargo test --test e2e_faults -- --nocapture`).
 
@@ -37,6 +40,9 @@ use testjob_testkit::wait::Deadline;
 use testjob_testkit::watch::{Observe, Tracker};
 
 const NAMESPACE: &str = "faults";
+
+#[path = "e2e_faults/reports.rs"]
+mod reports;
 
 fn operator_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_testjob-operator"))
@@ -214,26 +220,67 @@ fn mixed_plans(prefix: &str, count: usize) -> Vec<JobPlan> {
         .collect()
 }
 
-/// Kills the operator with SIGKILL every few seconds, restarting it at once, while the jobs
-/// arrive and run. Each new process first has to show progress (one more job finished) before
-/// it runs for a further 1 to 3 seconds and is killed again; how long that recovery takes is
-/// printed. See `JOBS` for the size.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_every_few_seconds_loses_no_job() -> anyhow::Result<()> {
-    const JOBS: usize = 2_000;
-    let seed = 0x5eed_0001;
-    let mut rng = Xorshift(seed);
-    let fixture = Fixture::start(ClusterOptions::default()).await?;
-    let plans = mixed_plans("crash", JOBS);
-    let mut operator = fixture.operator("operator-0", &[])?;
-    let creating = fixture.create_in_background(&plans);
+/// What [`kill_every_few_seconds`] did.
+struct Kills {
+    /// The operator process running at the end (never killed).
+    operator: OperatorProcess,
+    /// From the first kill-loop step until every job had finished.
+    elapsed: Duration,
+    /// How many jobs had finished at each kill.
+    finished_at_kill: Vec<usize>,
+    /// For each restart, how long until the next job finished, sorted.
+    recoveries: Vec<Duration>,
+}
+
+impl Kills {
+    /// One line for the test's output.
+    fn describe(&self, jobs: usize, seed: u64) -> String {
+        format!(
+            "seed {seed:#x}: {jobs} jobs finished in {:.1?} across {} operator processes; jobs finished at each kill: {:?}; restart → next job finished: median {:.1?}, max {:.1?}",
+            self.elapsed,
+            self.finished_at_kill.len() + 1,
+            self.finished_at_kill,
+            self.recoveries
+                .get(self.recoveries.len() / 2)
+                .copied()
+                .unwrap_or_default(),
+            self.recoveries.last().copied().unwrap_or_default(),
+        )
+    }
+
+    /// The run had enough kills, and some early on, to test crashes at all.
+    fn check_enough(&self, jobs: usize, min_kills: usize) -> anyhow::Result<()> {
+        let kills = self.finished_at_kill.len();
+        ensure!(
+            kills >= min_kills,
+            "only {kills} kills: the run was too short to test crashes"
+        );
+        ensure!(
+            self.finished_at_kill.iter().any(|f| *f < jobs / 2),
+            "no kill happened in the first half of the run: {:?}",
+            self.finished_at_kill
+        );
+        Ok(())
+    }
+}
+
+/// Kills `operator` with SIGKILL every 1 to 3 s (from `rng`), restarting it at once, until
+/// `jobs` jobs have finished or `limit` has passed. Each new process first has to show progress
+/// (one more job finished) before it runs for a further 1 to 3 seconds and is killed again.
+async fn kill_every_few_seconds(
+    fixture: &Fixture,
+    mut operator: OperatorProcess,
+    rng: &mut Xorshift,
+    jobs: usize,
+    limit: Duration,
+) -> anyhow::Result<Kills> {
     let started = Instant::now();
-    let deadline = Deadline::after("every job to finish", Duration::from_secs(300));
+    let deadline = Deadline::after("every job to finish", limit);
     let mut finished_at_kill = vec![];
     let mut recoveries = vec![];
     loop {
         let run_for = rng.between(Duration::from_millis(1000), Duration::from_millis(3000));
-        if fixture.wait_finished(JOBS, run_for).await? {
+        if fixture.wait_finished(jobs, run_for).await? {
             break;
         }
         operator.check_alive()?;
@@ -247,7 +294,7 @@ async fn sigkill_every_few_seconds_loses_no_job() -> anyhow::Result<()> {
             .await?
         {
             bail!(
-                "no job finished within 60 s of restart {} ({before} of {JOBS} finished)\n{}",
+                "no job finished within 60 s of restart {} ({before} of {jobs} finished)\n{}",
                 finished_at_kill.len(),
                 operator.log_tail(40)
             );
@@ -262,39 +309,44 @@ async fn sigkill_every_few_seconds_loses_no_job() -> anyhow::Result<()> {
         }
         deadline.check().with_context(|| {
             format!(
-                "{} of {JOBS} jobs finished after {} kills",
+                "{} of {jobs} jobs finished after {} kills",
                 fixture.finished(),
                 finished_at_kill.len()
             )
         })?;
     }
-    let elapsed = started.elapsed();
+    recoveries.sort();
+    Ok(Kills {
+        operator,
+        elapsed: started.elapsed(),
+        finished_at_kill,
+        recoveries,
+    })
+}
+
+/// Kills the operator with SIGKILL every few seconds, restarting it at once, while the jobs
+/// arrive and run ([`kill_every_few_seconds`]); how long each recovery takes is printed. See
+/// `JOBS` for the size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_every_few_seconds_loses_no_job() -> anyhow::Result<()> {
+    const JOBS: usize = 2_000;
+    let seed = 0x5eed_0001;
+    let mut rng = Xorshift(seed);
+    let fixture = Fixture::start(ClusterOptions::default()).await?;
+    let plans = mixed_plans("crash", JOBS);
+    let operator = fixture.operator("operator-0", &[])?;
+    let creating = fixture.create_in_background(&plans);
+    let kills =
+        kill_every_few_seconds(&fixture, operator, &mut rng, JOBS, Duration::from_secs(300))
+            .await?;
     creating.await??;
     fixture
         .wait_cleaned_up(&plans, Duration::from_secs(60))
         .await
-        .with_context(|| operator.log_tail(40))?;
+        .with_context(|| kills.operator.log_tail(40))?;
     fixture.check_outcome(&plans).await?;
-    recoveries.sort();
-    let kills = finished_at_kill.len();
-    eprintln!(
-        "SIGKILL test (seed {seed:#x}): {JOBS} jobs finished in {elapsed:.1?} across {} operator processes; jobs finished at each kill: {finished_at_kill:?}; restart → next job finished: median {:.1?}, max {:.1?}",
-        kills + 1,
-        recoveries
-            .get(recoveries.len() / 2)
-            .copied()
-            .unwrap_or_default(),
-        recoveries.last().copied().unwrap_or_default(),
-    );
-    ensure!(
-        kills >= 5,
-        "only {kills} kills: the run was too short to test crashes"
-    );
-    ensure!(
-        finished_at_kill.iter().any(|f| *f < JOBS / 2),
-        "no kill happened in the first half of the run: {finished_at_kill:?}"
-    );
-    Ok(())
+    eprintln!("SIGKILL test ({})", kills.describe(JOBS, seed));
+    kills.check_enough(JOBS, 5)
 }
 
 /// The Lease's holder, kept up to date by a watch.

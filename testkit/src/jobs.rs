@@ -6,7 +6,7 @@
 //! handled, so that latencies need no clock shared with the API server (whose timestamps have
 //! whole seconds).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,9 @@ pub struct JobPlan {
     pub retries: i32,
     /// `spec.podCleanup`; `None` leaves it to the operator's default.
     pub pod_cleanup: Option<PodCleanup>,
+    /// More Pod annotations (`spec.runner.podAnnotations`), set over the simulation ones: e.g.
+    /// `sandbox.kube/log.report` for what the report sidecar hands over.
+    pub pod_annotations: BTreeMap<String, String>,
 }
 
 impl JobPlan {
@@ -47,6 +50,7 @@ impl JobPlan {
             run_seconds: 0.0,
             retries: 0,
             pod_cleanup: None,
+            pod_annotations: BTreeMap::new(),
         }
     }
 
@@ -79,6 +83,9 @@ impl JobPlan {
                 },
             },
         });
+        for (key, value) in &self.pod_annotations {
+            spec["runner"]["podAnnotations"][key] = json!(value);
+        }
         if let Some(cleanup) = self.pod_cleanup {
             spec["podCleanup"] = json!(cleanup.as_str());
         }
@@ -405,6 +412,10 @@ mod tests {
             run_seconds: 0.5,
             retries: 2,
             pod_cleanup: Some(PodCleanup::Never),
+            pod_annotations: BTreeMap::from([
+                ("sandbox.kube/log.report".into(), "hello\n".into()),
+                ("sandbox.kube/exit-code".into(), "1".into()),
+            ]),
             ..JobPlan::new("j-1")
         };
         let job = plan.to_testjob().unwrap();
@@ -414,6 +425,7 @@ mod tests {
         let annotations = job.spec.runner.unwrap().pod_annotations.unwrap();
         assert_eq!(annotations["sandbox.kube/exit-code"], "1");
         assert_eq!(annotations["sandbox.kube/run-seconds"], "0.5");
+        assert_eq!(annotations["sandbox.kube/log.report"], "hello\n");
         assert!(annotations["sandbox.kube/termination-message"].contains("failed"));
         assert_eq!(plan.expected_phase(), Phase::Failed);
         assert_eq!(JobPlan::new("x").expected_phase(), Phase::Succeeded);
