@@ -507,7 +507,9 @@ impl Report {
             ("load_curve", self.load_curve_json()),
             (
                 "report",
-                self.report_cost.as_ref().map_or(Value::Null, ReportCost::json),
+                self.report_cost
+                    .as_ref()
+                    .map_or(Value::Null, ReportCost::json),
             ),
             (
                 "storage_bytes_per_job",

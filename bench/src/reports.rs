@@ -198,13 +198,8 @@ pub async fn measure(client: kube::Client, pid: u32, bytes: usize) -> anyhow::Re
         let (cpu, transient) = run_one(&api, pid, &format!("plain-{i:03}"), None).await?;
         without.push(cpu);
         peak_without = peak_without.max(transient);
-        let (cpu, transient) = run_one(
-            &api,
-            pid,
-            &format!("report-{i:03}"),
-            Some((&report, cases)),
-        )
-        .await?;
+        let (cpu, transient) =
+            run_one(&api, pid, &format!("report-{i:03}"), Some((&report, cases))).await?;
         with.push(cpu);
         peak_with = peak_with.max(transient);
     }

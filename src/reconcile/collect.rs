@@ -152,10 +152,15 @@ fn lost(outcome: &Outcome, pod: &str, bytes: u64) -> Outcome {
     Outcome {
         phase: Phase::Failed,
         reason: reason::REPORT_LOST.into(),
-        message: format!(
-            "runner Pod {pod} was deleted before its report ({bytes} bytes) could be read; {}",
-            outcome.message
-        ),
+        // Not the runner's own message: without the report it would say that none was written.
+        message: match outcome.exit_code {
+            Some(code) => format!(
+                "runner Pod {pod} was deleted before its report ({bytes} bytes) could be read; the runner exited with code {code}"
+            ),
+            None => format!(
+                "runner Pod {pod} was deleted before its report ({bytes} bytes) could be read"
+            ),
+        },
         ..outcome.clone()
     }
 }

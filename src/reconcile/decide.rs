@@ -92,7 +92,7 @@ pub fn decide(job: &TestJob, pod: Option<&Pod>, now: Timestamp, policy: &Policy)
                 None => PodState::Ended(Outcome::failed(
                     attempt,
                     reason::POD_DELETED,
-                    format!("runner Pod {name} disappeared before it finished"),
+                    format!("runner Pod {name} disappeared before its outcome was read"),
                     now,
                 )),
                 Some(pod) if !is_owned_by(pod, job) => PodState::Ended(Outcome::failed(
