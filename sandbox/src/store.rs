@@ -8,7 +8,7 @@
 //! await.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde_json::Value;
 use tokio::sync::watch;
@@ -73,6 +73,18 @@ pub struct Change {
     /// The state before, for updates and deletions (selectors need it to turn updates into
     /// ADDED/DELETED for watchers whose selector the object enters or leaves).
     pub old: Option<Obj>,
+    /// `object` serialised as JSON, filled by the first watcher that sends it and shared by
+    /// all the others (one serialisation per change, not one per watcher).
+    pub json: OnceLock<bytes::Bytes>,
+}
+
+impl Change {
+    /// The stored object as JSON bytes, serialised once for every reader of this change.
+    pub fn object_json(&self) -> bytes::Bytes {
+        self.json
+            .get_or_init(|| bytes::Bytes::from(self.object.to_string().into_bytes()))
+            .clone()
+    }
 }
 
 /// The outcome of reading the history from a resourceVersion.
@@ -278,6 +290,7 @@ impl Store {
             change_type: ChangeType::Added,
             object: obj.clone(),
             old: None,
+            json: OnceLock::new(),
         });
         drop(inner);
         self.latest.send_replace(rv);
@@ -333,6 +346,7 @@ impl Store {
             change_type: ChangeType::Modified,
             object: next.clone(),
             old: Some(current),
+            json: OnceLock::new(),
         });
         let outcome = if deletion_complete(key, &next) {
             let removed = inner.remove(&at).unwrap_or(next);
@@ -452,6 +466,7 @@ impl Inner {
             change_type: ChangeType::Deleted,
             object: last.clone(),
             old: Some(old),
+            json: OnceLock::new(),
         });
         Some(last)
     }

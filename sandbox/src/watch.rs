@@ -16,7 +16,7 @@ use crate::ops::to_view;
 use crate::resource_types::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::State;
-use crate::store::{ChangeType, Obj, Since, StorageKey, meta_str};
+use crate::store::{Change, ChangeType, Obj, Since, StorageKey, meta_str};
 use crate::table::{self, IncludeObject};
 
 /// Which objects a list or watch selects.
@@ -118,6 +118,32 @@ impl Emitter {
         self.send_raw(json!({"type": kind, "object": object})).await
     }
 
+    /// Sends a change's object as is, from the JSON bytes the change caches for every watcher;
+    /// other renderings (tables, the events.k8s.io view) are built for this watcher.
+    async fn send_change(&mut self, kind: &str, change: &Change) -> bool {
+        if !matches!(self.rendering, Rendering::Object) || crate::events::is_events_v1(&self.rt) {
+            return self.send(kind, &change.object).await;
+        }
+        let object = change.object_json();
+        let mut line = Vec::with_capacity(object.len() + kind.len() + 24);
+        // The same bytes as `json!({"type": kind, "object": object}).to_string()`, in the key
+        // order serde_json's map writes.
+        if object_key_first() {
+            line.extend_from_slice(b"{\"object\":");
+            line.extend_from_slice(&object);
+            line.extend_from_slice(b",\"type\":\"");
+            line.extend_from_slice(kind.as_bytes());
+            line.extend_from_slice(b"\"}\n");
+        } else {
+            line.extend_from_slice(b"{\"type\":\"");
+            line.extend_from_slice(kind.as_bytes());
+            line.extend_from_slice(b"\",\"object\":");
+            line.extend_from_slice(&object);
+            line.extend_from_slice(b"}\n");
+        }
+        self.tx.send(Bytes::from(line)).await.is_ok()
+    }
+
     async fn bookmark(&mut self, rv: u64, initial_end: bool) -> bool {
         let mut metadata = json!({"resourceVersion": rv.to_string()});
         if initial_end {
@@ -140,6 +166,17 @@ impl Emitter {
         self.send_raw(json!({"type": "BOOKMARK", "object": object}))
             .await
     }
+}
+
+/// Whether serde_json writes a map's `object` key before `type` (sorted keys, its default) or
+/// in insertion order (the `preserve_order` feature, if another crate turns it on).
+fn object_key_first() -> bool {
+    static FIRST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FIRST.get_or_init(|| {
+        json!({"type": "", "object": null})
+            .to_string()
+            .starts_with("{\"object\"")
+    })
 }
 
 /// How often an idle watch with bookmarks allowed gets one (kube-apiserver: about a minute).
@@ -229,7 +266,7 @@ async fn stream(
                         change.change_type,
                         &change.object,
                         change.old.as_ref(),
-                    ) && !out.send(event, &change.object).await
+                    ) && !out.send_change(event, &change).await
                     {
                         return;
                     }
