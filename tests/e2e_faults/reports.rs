@@ -378,14 +378,15 @@ impl Observe<Pod> for PodPhases {
 /// reason `ReportLost` and a message naming the Pod and the report's size, never Succeeded with
 /// an empty summary.
 ///
-/// The only timed step is the fault schedule: the deletion is sent `LATENCY / 2` after this
-/// test saw the Pod finish, which lands it between the controller's two reads when both saw the
-/// Pod's end at about the same time. When it does not (seen in one run of four), the outcome is
-/// still a right one — `PodDeleted` when the deletion came first, the full report when it came
-/// last — and checked as such, and the next of `TRIES` jobs tries again.
+/// The only timed step is the fault schedule: the deletion is sent 1 s before the runner ends
+/// and reaches the server `LATENCY` later, between the controller's sight of the Pod's end and
+/// its log read, which is held back as long. Should a loaded machine move it out of that window,
+/// the outcome is still a right one — `PodDeleted` when the deletion came first, the full report
+/// when it came last — and checked as such, and the next of `TRIES` jobs tries again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_deleted_during_collection_ends_its_job_report_lost() -> anyhow::Result<()> {
     const LATENCY: Duration = Duration::from_secs(3);
+    const RUN: Duration = Duration::from_secs(6);
     const TRIES: usize = 4;
     let fixture = Fixture::start(ClusterOptions::default()).await?;
     let report = varied_junit(500, &mut Xorshift(11));
@@ -398,7 +399,7 @@ async fn a_pod_deleted_during_collection_ends_its_job_report_lost() -> anyhow::R
     let mut missed = vec![];
     for try_ in 1..=TRIES {
         let plan = JobPlan {
-            run_seconds: 3.0,
+            run_seconds: RUN.as_secs_f64(),
             pod_annotations: report_only_annotations(&report),
             ..JobPlan::new(format!("collecting-{try_}"))
         };
@@ -417,6 +418,8 @@ async fn a_pod_deleted_during_collection_ends_its_job_report_lost() -> anyhow::R
             )
             .await
             .with_context(|| operator.log_tail(40))?;
+        // The runner ends at most RUN after this (it started before it was seen running).
+        let ends_by = tokio::time::Instant::now() + RUN;
         fixture
             .jobs
             .wait_for("the job to run", Duration::from_secs(30), |s| {
@@ -428,14 +431,11 @@ async fn a_pod_deleted_during_collection_ends_its_job_report_lost() -> anyhow::R
             latency_ms: LATENCY.as_millis() as u64,
             ..FaultConfig::default()
         })?;
-        phases
-            .wait_for(
-                "the runner Pod to finish",
-                Duration::from_secs(30),
-                phase_is("Succeeded"),
-            )
-            .await?;
-        tokio::time::sleep(LATENCY / 2).await;
+        // The deletion is sent 1 s before the runner ends and, held back by the latency, reaches
+        // the server 2 s after the end: after the controller saw the Pod finish (its watch is not
+        // held back) and set out to collect, before its read of the sidecar's log — sent after
+        // the end and held back as long — is served.
+        tokio::time::sleep_until(ends_by - Duration::from_secs(1)).await;
         pods.delete(&pod, &DeleteParams::default()).await?;
         let finished = fixture.wait_finished(try_, Duration::from_secs(60)).await;
         sandbox.set_faults(FaultConfig::default())?;
