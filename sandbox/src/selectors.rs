@@ -9,6 +9,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::gofmt;
+use crate::validation::names::regex_error;
 
 /// A label selector operator (`selection.Operator`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -563,19 +564,6 @@ const DNS1123_SUBDOMAIN_FMT: &str =
 const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case \
                                      alphanumeric characters, '-' or '.', and must start and end \
                                      with an alphanumeric character";
-
-/// `RegexError`: the message, examples and the regular expression.
-fn regex_error(msg: &str, re: &str, examples: &[&str]) -> String {
-    let mut out = format!("{msg} (e.g. ");
-    for (i, e) in examples.iter().enumerate() {
-        if i > 0 {
-            out.push_str(" or ");
-        }
-        out.push_str(&format!("'{e}', "));
-    }
-    out.push_str(&format!("regex used for validation is '{re}')"));
-    out
-}
 
 /// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
 fn is_label_name(s: &str) -> bool {

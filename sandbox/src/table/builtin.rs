@@ -341,26 +341,15 @@ fn layout_container_cells(containers: &Value) -> (String, String) {
 }
 
 fn deployment_columns() -> Vec<ColumnDef> {
-    vec![
+    let mut cols = vec![
         ColumnDef::name_column(),
         ColumnDef::new("Ready", "string", "Number of the pod with ready state"),
         ColumnDef::new("Up-to-date", "string", DEPLOYMENT_UPDATED_DOC),
         ColumnDef::new("Available", "string", DEPLOYMENT_AVAILABLE_DOC),
         age_column(),
-        ColumnDef::new(
-            "Containers",
-            "string",
-            "Names of each container in the template.",
-        )
-        .wide(),
-        ColumnDef::new(
-            "Images",
-            "string",
-            "Images referenced by each container in the template.",
-        )
-        .wide(),
-        ColumnDef::new("Selector", "string", DEPLOYMENT_SELECTOR_DOC).wide(),
-    ]
+    ];
+    cols.extend(workloads::template_columns(DEPLOYMENT_SELECTOR_DOC));
+    cols
 }
 
 fn print_deployment(obj: &Value, now: DateTime<Utc>) -> Row {

@@ -16,7 +16,8 @@ const RS_SELECTOR_DOC: &str = "Selector is a label query over pods that should m
 const JOB_COMPLETIONS_DOC: &str = "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.";
 const JOB_SELECTOR_DOC: &str = "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
 
-fn template_columns(selector_doc: &str) -> [ColumnDef; 3] {
+/// The wide columns of a pod template: containers, images and the selector.
+pub(super) fn template_columns(selector_doc: &str) -> [ColumnDef; 3] {
     [
         ColumnDef::new(
             "Containers",
