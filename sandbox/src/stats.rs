@@ -155,14 +155,13 @@ impl Stats {
     }
 }
 
-/// The `type` of a watch event line. serde_json writes keys in order, so the top-level `type`
-/// follows `object` and is the last one in the line.
+/// The `type` of a watch event line, which `watch::event_line` writes first (as kube-apiserver
+/// does): `{"type":"ADDED","object":…}`.
 fn event_type(line: &[u8]) -> &'static str {
-    const KEY: &[u8] = b"\"type\":\"";
-    let Some(at) = line.windows(KEY.len()).rposition(|w| w == KEY) else {
+    const KEY: &[u8] = b"{\"type\":\"";
+    let Some(rest) = line.strip_prefix(KEY) else {
         return "UNKNOWN";
     };
-    let rest = &line[at + KEY.len()..];
     for t in ["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"] {
         if rest.starts_with(t.as_bytes()) {
             return t;
@@ -228,10 +227,10 @@ mod tests {
     fn watch_event_types() {
         let stats = Stats::default();
         stats.record_watch_events(
-            b"{\"object\":{\"status\":{\"conditions\":[{\"type\":\"Ready\"}]}},\"type\":\"ADDED\"}\n",
+            b"{\"type\":\"ADDED\",\"object\":{\"status\":{\"conditions\":[{\"type\":\"Ready\"}]}}}\n",
         );
         stats.record_watch_events(
-            b"{\"object\":{},\"type\":\"BOOKMARK\"}\n{\"object\":{},\"type\":\"ERROR\"}\n",
+            b"{\"type\":\"BOOKMARK\",\"object\":{}}\n{\"type\":\"ERROR\",\"object\":{}}\n",
         );
         let s = stats.snapshot();
         assert_eq!(s.watch_events, 3);

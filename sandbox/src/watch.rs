@@ -66,11 +66,24 @@ pub struct WatchRequest {
     pub rendering: Rendering,
 }
 
-pub fn expired_event(requested: u64, oldest: u64) -> Value {
-    json!({
-        "type": "ERROR",
-        "object": crate::errors::expired(format!("too old resource version: {requested} ({oldest})")).status,
-    })
+/// The Status object of the ERROR event that ends a watch whose resourceVersion left the history.
+pub fn expired_status(requested: u64, oldest: u64) -> Value {
+    crate::errors::expired(format!("too old resource version: {requested} ({oldest})")).status
+}
+
+/// One event line: `{"type":…,"object":…}` and a newline, in the field order of
+/// apimachinery's `metav1.WatchEvent` (`Type` before `Object`), which Go's encoder keeps.
+/// Clients that decode the event as a tagged union (kube-rs, serde's adjacently tagged enums)
+/// read the tag first and decode the object once instead of buffering it.
+pub fn event_line(kind: &str, object: &[u8]) -> Bytes {
+    let mut line = Vec::with_capacity(object.len() + kind.len() + 24);
+    line.extend_from_slice(b"{\"type\":");
+    // The event types are ASCII words; serialising keeps the line valid JSON whatever comes.
+    line.extend_from_slice(Value::from(kind).to_string().as_bytes());
+    line.extend_from_slice(b",\"object\":");
+    line.extend_from_slice(object);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }
 
 /// Validates the request and starts streaming; errors that precede the stream are returned.
@@ -92,10 +105,9 @@ struct Emitter {
 }
 
 impl Emitter {
-    async fn send_raw(&mut self, event: Value) -> bool {
-        let mut line = event.to_string().into_bytes();
-        line.push(b'\n');
-        self.tx.send(Bytes::from(line)).await.is_ok()
+    async fn send_raw(&mut self, kind: &str, object: &Value) -> bool {
+        let line = event_line(kind, object.to_string().as_bytes());
+        self.tx.send(line).await.is_ok()
     }
 
     async fn send(&mut self, kind: &str, obj: &Value) -> bool {
@@ -115,7 +127,7 @@ impl Emitter {
                 t
             }
         };
-        self.send_raw(json!({"type": kind, "object": object})).await
+        self.send_raw(kind, &object).await
     }
 
     /// Sends a change's object as is, from the JSON bytes the change caches for every watcher;
@@ -124,24 +136,8 @@ impl Emitter {
         if !matches!(self.rendering, Rendering::Object) || crate::events::is_events_v1(&self.rt) {
             return self.send(kind, &change.object).await;
         }
-        let object = change.object_json();
-        let mut line = Vec::with_capacity(object.len() + kind.len() + 24);
-        // The same bytes as `json!({"type": kind, "object": object}).to_string()`, in the key
-        // order serde_json's map writes.
-        if object_key_first() {
-            line.extend_from_slice(b"{\"object\":");
-            line.extend_from_slice(&object);
-            line.extend_from_slice(b",\"type\":\"");
-            line.extend_from_slice(kind.as_bytes());
-            line.extend_from_slice(b"\"}\n");
-        } else {
-            line.extend_from_slice(b"{\"type\":\"");
-            line.extend_from_slice(kind.as_bytes());
-            line.extend_from_slice(b"\",\"object\":");
-            line.extend_from_slice(&object);
-            line.extend_from_slice(b"}\n");
-        }
-        self.tx.send(Bytes::from(line)).await.is_ok()
+        let line = event_line(kind, &change.object_json());
+        self.tx.send(line).await.is_ok()
     }
 
     async fn bookmark(&mut self, rv: u64, initial_end: bool) -> bool {
@@ -163,20 +159,8 @@ impl Emitter {
                 "rows": null,
             }),
         };
-        self.send_raw(json!({"type": "BOOKMARK", "object": object}))
-            .await
+        self.send_raw("BOOKMARK", &object).await
     }
-}
-
-/// Whether serde_json writes a map's `object` key before `type` (sorted keys, its default) or
-/// in insertion order (the `preserve_order` feature, if another crate turns it on).
-fn object_key_first() -> bool {
-    static FIRST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FIRST.get_or_init(|| {
-        json!({"type": "", "object": null})
-            .to_string()
-            .starts_with("{\"object\"")
-    })
 }
 
 /// How often an idle watch with bookmarks allowed gets one (kube-apiserver: about a minute).
@@ -228,7 +212,7 @@ async fn stream(
     let mut cursor = match req.resource_version {
         Some(rv) if !req.send_initial_events => {
             if let Since::Expired { oldest } = state.store.changes_since(rv) {
-                out.send_raw(expired_event(rv, oldest)).await;
+                out.send_raw("ERROR", &expired_status(rv, oldest)).await;
                 return;
             }
             rv
@@ -251,7 +235,7 @@ async fn stream(
     loop {
         match state.store.changes_since(cursor) {
             Since::Expired { oldest } => {
-                out.send_raw(expired_event(cursor, oldest)).await;
+                out.send_raw("ERROR", &expired_status(cursor, oldest)).await;
                 return;
             }
             Since::Changes(changes) => {

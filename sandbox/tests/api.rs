@@ -128,6 +128,13 @@ impl RawWatch {
             loop {
                 if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                    // kube-apiserver writes metav1.WatchEvent's fields in Go's order: `type`
+                    // first, then `object` (clients decoding a tagged union rely on it).
+                    assert!(
+                        line.starts_with(b"{\"type\":\""),
+                        "event line in kube-apiserver's field order: {}",
+                        String::from_utf8_lossy(&line[..line.len().min(80)])
+                    );
                     return Some(serde_json::from_slice::<Value>(&line).expect("event JSON"));
                 }
                 match self.body.frame().await {
