@@ -7,7 +7,8 @@
 //! - the pipeline: [`reconcile`] (read → decide → apply → status → report, one module each);
 //! - building blocks, pure and unit-tested: [`crd`] (the API types), [`config`], [`policy`],
 //!   [`pod`] (the runner Pod), [`status`], [`outcome`], [`results`], the run [`queue`],
-//!   [`own_writes`] (what this process wrote), [`metrics`], [`health`], [`report`] (test
+//!   [`own_writes`] (what this process wrote), [`job_cache`] (the TestJob cache, which lets go
+//!   of finished jobs), [`metrics`], [`health`], [`report`] (test
 //!   report parsers), [`handover`] and [`archive`] (how reports travel and are kept), [`notify`];
 //! - beside the operator: [`dashboard`] (the read-only web page), [`plugin`] (`kubectl testjob`),
 //!   [`sidecar`] (the runner Pods' report sidecar).
@@ -19,6 +20,7 @@ pub mod crd;
 pub mod dashboard;
 pub mod handover;
 pub mod health;
+pub mod job_cache;
 pub mod metrics;
 pub mod notify;
 pub mod operator;

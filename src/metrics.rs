@@ -15,7 +15,7 @@ use std::{
 };
 
 use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::Time};
-use kube::{CustomResourceExt, Resource, runtime::reflector::Store};
+use kube::{CustomResourceExt, Resource};
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric},
@@ -28,7 +28,10 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use crate::crd::{Phase, TestJob, TestJobStatus};
+use crate::{
+    crd::{Phase, TestJob, TestJobStatus},
+    job_cache::JobCache,
+};
 
 /// The `Content-Type` of the OpenMetrics text format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -174,12 +177,12 @@ impl Metrics {
     }
 
     /// Computes the cache gauges from `store` from now on (the controller's TestJob cache).
-    pub fn watch_store(&self, store: Store<TestJob>) {
+    pub fn watch_jobs(&self, jobs: Arc<JobCache>) {
         *self
             .cache
-            .store
+            .jobs
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(store);
+            .unwrap_or_else(PoisonError::into_inner) = Some(jobs);
     }
 
     /// Records a final status just written: counts its phase and observes its run time.
@@ -390,21 +393,25 @@ impl CacheCounts {
 /// Encodes the gauges derived from the TestJob cache.
 #[derive(Debug, Default)]
 struct CacheCollector {
-    store: RwLock<Option<Store<TestJob>>>,
+    jobs: RwLock<Option<Arc<JobCache>>>,
 }
 
 impl Collector for CacheCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let store = self
-            .store
+        let cache = self
+            .jobs
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let Some(store) = store else {
+        let Some(cache) = cache else {
             return Ok(());
         };
-        let jobs = store.state();
-        let counts = CacheCounts::of(jobs.iter().map(|j| j.as_ref()));
+        let jobs = cache.store().state();
+        let mut counts = CacheCounts::of(jobs.iter().map(|j| j.as_ref()));
+        // Finished jobs the cache let go of (see `crate::job_cache`) still count.
+        for (phase, count) in cache.retired_by_phase() {
+            *counts.by_phase.entry(phase.to_owned()).or_default() += count;
+        }
 
         let gauge = ConstGauge::new(0i64);
         let mut family = encoder.encode_descriptor(
@@ -439,7 +446,7 @@ impl Collector for CacheCollector {
 mod tests {
     use super::*;
     use k8s_openapi::{apimachinery::pkg::apis::meta::v1::ObjectMeta, jiff::Timestamp};
-    use kube::runtime::{reflector, watcher};
+    use kube::runtime::watcher;
 
     fn time(seconds: i64) -> Time {
         Time(Timestamp::from_second(1_700_000_000 + seconds).expect("valid time"))
@@ -585,7 +592,7 @@ mod tests {
     #[test]
     fn cache_gauges_count_the_stored_jobs_by_phase() {
         let metrics = Metrics::new();
-        let (reader, mut writer) = reflector::store::<TestJob>();
+        let (cache, _) = JobCache::new();
         let mut deleted = job("gone", Some(Phase::Running));
         deleted.metadata.deletion_timestamp = Some(time(5));
         for object in [
@@ -596,15 +603,19 @@ mod tests {
             job("ok", Some(Phase::Succeeded)),
             deleted,
         ] {
-            writer.apply_watcher_event(&watcher::Event::Apply(object));
+            cache.apply(&watcher::Event::Apply(object));
         }
-        metrics.watch_store(reader);
+        let mut retired = job("retired", Some(Phase::Succeeded));
+        retired.metadata.uid = Some("9d1c0c4e-1f7b-4b5e-8a3d-6e2f1a0b9c33".into());
+        cache.apply(&watcher::Event::Apply(retired.clone()));
+        assert!(cache.retire(&retired));
+        metrics.watch_jobs(Arc::new(cache));
         let text = metrics.encode().expect("encodes");
         let lines = samples(&text);
         for line in [
             r#"testjob_jobs{phase="Pending"} 2"#,
             r#"testjob_jobs{phase="Running"} 2"#,
-            r#"testjob_jobs{phase="Succeeded"} 1"#,
+            r#"testjob_jobs{phase="Succeeded"} 2"#,
             r#"testjob_jobs{phase="Failed"} 0"#,
             "testjob_running 2",
             "testjob_queue_depth 2",

@@ -10,7 +10,6 @@ pub mod signals;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, Client, api::ListParams, runtime::controller as runtime_controller};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
@@ -33,13 +32,11 @@ use signals::signaled;
 /// [`Error::LeadershipLost`] when the Lease is lost, so that the replica never reconciles
 /// without leadership.
 pub async fn run(client: Client, config: Config) -> Result<()> {
-    let (jobs, pods): (Api<TestJob>, Api<Pod>) = match &config.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
+    let jobs: Api<TestJob> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     };
+    let client_for_watches = client.clone();
     jobs.list(&ListParams::default().limit(1))
         .await
         .map_err(Error::CrdNotQueryable)?;
@@ -90,8 +87,21 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
             Some(AbortOnDrop(worker))
         }
     };
-    let controller = controller(jobs, pods, &ctx);
-    ctx.metrics.watch_store(controller.store());
+    let controller = match &ctx.config.namespace {
+        Some(ns) => controller(
+            Api::namespaced(client_for_watches.clone(), ns),
+            Api::namespaced(client_for_watches, ns),
+            &ctx,
+        ),
+        None => controller(
+            Api::all(client_for_watches.clone()),
+            Api::all(client_for_watches),
+            &ctx,
+        ),
+    };
+    if let Some(jobs) = ctx.job_cache() {
+        ctx.metrics.watch_jobs(jobs);
+    }
     // `graceful_shutdown_on` wants a `Sync` future, which a oneshot receiver is.
     let (graceful_tx, graceful_rx) = futures::channel::oneshot::channel::<()>();
     let _graceful = AbortOnDrop(tokio::spawn({
@@ -109,6 +119,11 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
                 Ok((object, _)) => debug!(%object, "reconciled"),
                 // Already logged by error_policy.
                 Err(runtime_controller::Error::ReconcilerFailed(..)) => {}
+                // A Pod change or a scheduled look at a job the cache retired (finished, nothing
+                // left to do): see `crate::job_cache`.
+                Err(runtime_controller::Error::ObjectNotFound(object)) => {
+                    debug!(%object, "not in the cache (retired or deleted)");
+                }
                 Err(error) => warn!(%error, "controller error"),
             }
         });

@@ -9,7 +9,7 @@
 //! 5. [`report`]: log, metrics and event for each transition.
 //!
 //! [`Context`] is what reconciles share; [`controller()`] builds the watches that trigger them,
-//! and [`trim`] says what their caches keep.
+//! [`trim`] says what their caches keep and [`lean`] decodes their events straight into that.
 //! The process around it (signals, leadership, HTTP) is `crate::operator`.
 
 pub mod apply;
@@ -19,6 +19,7 @@ pub mod context;
 pub mod controller;
 pub mod decide;
 pub mod error;
+pub mod lean;
 pub mod plan;
 pub mod read;
 pub mod report;
@@ -68,7 +69,10 @@ pub async fn reconcile(job: Arc<TestJob>, ctx: Arc<Context>) -> Result<Action> {
         ctx.writes.cleaned_up(&job);
     }
     match decision {
-        Decision::Done => Ok(Action::await_change()),
+        Decision::Done => {
+            ctx.retire(&job);
+            Ok(Action::await_change())
+        }
         Decision::Wait { requeue_after } => Ok(Action::requeue(requeue_after)),
         Decision::Start { attempt } => apply::start_attempt(&job, attempt, &pods, &ctx).await,
         Decision::StopPod { pod } => {

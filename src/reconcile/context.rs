@@ -14,7 +14,7 @@ use kube::{
 use tokio::sync::watch;
 
 use crate::{
-    config::Config, health::Health, metrics::Metrics, notify::Notifier, own_writes::OwnWrites,
+    config::Config, crd::TestJob, health::Health, job_cache::JobCache, metrics::Metrics, notify::Notifier, own_writes::OwnWrites,
     pod::MANAGER, queue::Queue,
 };
 
@@ -39,6 +39,8 @@ pub struct Context {
     pub health: Arc<Health>,
     /// Sends the notifications (`--notify-url`), once this process leads.
     pub notifier: OnceLock<Arc<Notifier>>,
+    /// The controller's TestJob cache, once the controller is built.
+    jobs: Mutex<Option<Arc<JobCache>>>,
     /// The controller's cache of runner Pods, once the controller is built.
     pods: Mutex<Option<Store<Pod>>>,
     /// Turns true once the Pod cache holds a complete list. (kube-runtime's
@@ -63,8 +65,30 @@ impl Context {
             health: Arc::new(Health::new(config.leader_election.is_some())),
             config,
             notifier: OnceLock::new(),
+            jobs: Mutex::new(None),
             pods: Mutex::new(None),
             pods_listed: watch::Sender::new(false),
+        }
+    }
+
+    /// The TestJob cache of the controller built last (for the metrics and for retiring jobs).
+    pub(super) fn set_job_cache(&self, cache: Arc<JobCache>) {
+        *self.jobs.lock().unwrap_or_else(PoisonError::into_inner) = Some(cache);
+    }
+
+    /// The controller's TestJob cache, once the controller is built.
+    pub fn job_cache(&self) -> Option<Arc<JobCache>> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Lets the cache go of `job`, a reconcile of which decided nothing is left to do (see
+    /// `crate::job_cache`); this process's memory of its writes to it goes too.
+    pub(super) fn retire(&self, job: &TestJob) {
+        if self.job_cache().is_some_and(|cache| cache.retire(job)) {
+            self.writes.forget(job);
         }
     }
 

@@ -2,6 +2,8 @@
 //! own writes following every event), the runner Pods they own (cached, for cleanup and for
 //! judging running attempts), and the run queue's wakeups.
 
+use std::sync::Arc;
+
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::{
@@ -15,19 +17,27 @@ use kube::{
 
 use super::{
     Context,
-    trim::{trim_job, trim_pod},
+    lean::{Lean, unwrap_event},
 };
 use crate::{
     crd::TestJob,
+    job_cache::JobCache,
     pod::{MANAGED_BY_LABEL, MANAGER},
 };
 
-/// The kube-runtime `Controller` over `jobs` and their runner Pods in `pods`, wired to `ctx`:
+/// The kube-runtime `Controller` over `jobs` and their runner Pods in `pods` (both decoded
+/// lean, as the caches keep them: see `super::lean`), wired to `ctx`:
 /// the run queue follows the TestJob watch (slot table, deletions) and wakes queued jobs through
 /// `reconcile_on`; the Pod cache serves cleanup. Call it again to start over (e.g. on a new
 /// leadership term); `Controller::store` gives the TestJob cache.
-pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controller<TestJob> {
-    let (job_cache, job_writer) = reflector::store();
+pub fn controller(
+    jobs: Api<Lean<TestJob>>,
+    pods: Api<Lean<Pod>>,
+    ctx: &Context,
+) -> Controller<TestJob> {
+    let (jobs_cached, job_cache) = JobCache::new();
+    let jobs_cached = Arc::new(jobs_cached);
+    ctx.set_job_cache(jobs_cached.clone());
     let (pod_cache, pod_writer) = reflector::store();
     let wakeups = ctx.queue.attach(job_cache.clone());
     let pods_listed = ctx.set_pod_cache(pod_cache);
@@ -35,9 +45,10 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
     let health = ctx.health.clone();
     let writes = ctx.writes.clone();
     let notifier = ctx.notifier.get().cloned();
-    let job_watch = watcher(jobs, watcher::Config::default()).modify(trim_job);
-    let job_events = reflector::reflector(job_writer, job_watch)
+    let job_watch = watcher(jobs, watcher::Config::default()).map_ok(unwrap_event);
+    let job_events = job_watch
         .inspect_ok(move |event| {
+            jobs_cached.apply(event);
             queue.observe(event);
             match event {
                 watcher::Event::Delete(job) => writes.forget(job),
@@ -62,7 +73,7 @@ pub fn controller(jobs: Api<TestJob>, pods: Api<Pod>, ctx: &Context) -> Controll
             pods,
             watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}")),
         )
-        .modify(trim_pod),
+        .map_ok(unwrap_event),
     )
     .inspect_ok(move |event| {
         if matches!(event, watcher::Event::InitDone) {
