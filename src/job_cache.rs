@@ -131,7 +131,8 @@ impl std::fmt::Debug for JobCache {
 fn retirable_phase(job: &TestJob) -> Option<Phase> {
     let status = job.status.as_ref()?;
     let phase = status.phase.filter(|p| p.is_terminal())?;
-    let settled = status.pending_notifications.is_empty() && job.meta().deletion_timestamp.is_none();
+    let settled =
+        status.pending_notifications.is_empty() && job.meta().deletion_timestamp.is_none();
     settled.then_some(phase)
 }
 
@@ -194,10 +195,7 @@ mod tests {
         assert!(cache.retire(&done));
         assert!(store.get(&ObjectRef::from_obj(&done)).is_none());
         assert!(store.get(&ObjectRef::from_obj(&running)).is_some());
-        assert_eq!(
-            cache.retired_by_phase(),
-            BTreeMap::from([("Succeeded", 1)])
-        );
+        assert_eq!(cache.retired_by_phase(), BTreeMap::from([("Succeeded", 1)]));
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub async fn reconcile(job: Arc<TestJob>, ctx: Arc<Context>) -> Result<Action> {
             apply::finish(&job, outcome, pod, &pods, &ctx).await
         }
         Decision::CleanUp => {
-            cleanup::clean_up(&job, current_pod.as_ref(), &pods, &ctx).await?;
+            cleanup::clean_up(&job, current_pod.as_ref(), &ctx).await?;
             Ok(Action::requeue(Duration::ZERO))
         }
         Decision::Expire => cleanup::expire(&job, &ctx).await,

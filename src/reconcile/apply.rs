@@ -12,6 +12,7 @@ use tracing::debug;
 use super::{
     Context, Error, Result,
     cleanup::{clean_up, stop_pod},
+    lean::Lean,
     plan,
     report::{Transition, transitioned},
 };
@@ -89,9 +90,12 @@ async fn launch_pod(job: &TestJob, attempt: i32, pods: &Api<Pod>, ctx: &Context)
         field_manager: Some(MANAGER.into()),
         ..PostParams::default()
     };
-    match pods.create(&params, &desired).await {
+    // Of the answer only metadata is read (name, creation time): decoded lean.
+    let namespace = job.namespace().ok_or(InvalidJob::MissingNamespace)?;
+    let lean: Api<Lean<Pod>> = Api::namespaced(ctx.client.clone(), &namespace);
+    match lean.create(&params, &Lean::new(desired)).await {
         Ok(pod) => Ok(Launch::Ready {
-            pod: Box::new(pod),
+            pod: Box::new(pod.into_inner()),
             adopted: false,
         }),
         Err(kube::Error::Api(status)) if status.is_already_exists() => {
@@ -207,7 +211,7 @@ pub async fn finish(
     {
         let mut finished = job.clone();
         finished.status = Some(status);
-        clean_up(&finished, pod, pods, ctx).await?;
+        clean_up(&finished, pod, ctx).await?;
     } else {
         ctx.writes.cleaned_up(job);
     }
@@ -227,9 +231,11 @@ fn announce(ctx: &Context, status: &mut TestJobStatus, pending: Pending) {
 /// `false` when someone wrote the job in between (the newer version triggers another reconcile).
 async fn write_status(job: &TestJob, status: TestJobStatus, ctx: &Context) -> Result<bool> {
     let namespace = job.namespace().ok_or(InvalidJob::MissingNamespace)?;
-    let api: Api<TestJob> = Api::namespaced(ctx.client.clone(), &namespace);
+    // The answer is decoded lean: nothing of it is read.
+    let api: Api<Lean<TestJob>> = Api::namespaced(ctx.client.clone(), &namespace);
     let mut updated = job.clone();
     updated.status = Some(status);
+    let updated = Lean::new(updated);
     let params = PostParams {
         field_manager: Some(MANAGER.into()),
         ..PostParams::default()

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::{
-    Api, Resource, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     api::{DeleteParams, Patch, PatchParams, Preconditions},
     runtime::controller::Action,
 };
@@ -21,12 +21,7 @@ use crate::{
 
 /// Deletes the runner Pods of every attempt of a finished job (those it controls). `last` is
 /// the Pod the reconcile already read, if any.
-pub async fn clean_up(
-    job: &TestJob,
-    last: Option<&Pod>,
-    pods: &Api<Pod>,
-    ctx: &Context,
-) -> Result<()> {
+pub async fn clean_up(job: &TestJob, last: Option<&Pod>, ctx: &Context) -> Result<()> {
     let namespace = job.namespace().ok_or(InvalidJob::MissingNamespace)?;
     for name in plan::attempt_pods(job) {
         let pod = match last.filter(|p| p.name_any() == name) {
@@ -41,8 +36,8 @@ pub async fn clean_up(
             preconditions: uid_precondition(pod.meta().uid.clone()),
             ..DeleteParams::default()
         };
-        match pods.delete(&name, &params).await {
-            Ok(_) => debug!(testjob = %job.name_any(), pod = %name, "deleted runner Pod"),
+        match delete_unread::<Pod>(&ctx.client, &namespace, &name, &params).await {
+            Ok(()) => debug!(testjob = %job.name_any(), pod = %name, "deleted runner Pod"),
             Err(kube::Error::Api(status)) if status.code == 404 || status.is_conflict() => {}
             Err(error) => return Err(error.into()),
         }
@@ -55,14 +50,13 @@ pub async fn clean_up(
 /// collection).
 pub async fn expire(job: &TestJob, ctx: &Context) -> Result<Action> {
     let namespace = job.namespace().ok_or(InvalidJob::MissingNamespace)?;
-    let api: Api<TestJob> = Api::namespaced(ctx.client.clone(), &namespace);
     let params = DeleteParams {
         // Only this job, not one created under its name since.
         preconditions: uid_precondition(job.meta().uid.clone()),
         ..DeleteParams::background()
     };
-    match api.delete(&job.name_any(), &params).await {
-        Ok(_) => info!(testjob = %job.name_any(), "deleted: ttlSecondsAfterFinished passed"),
+    match delete_unread::<TestJob>(&ctx.client, &namespace, &job.name_any(), &params).await {
+        Ok(()) => info!(testjob = %job.name_any(), "deleted: ttlSecondsAfterFinished passed"),
         Err(kube::Error::Api(status)) if status.code == 404 || status.is_conflict() => {}
         Err(error) => return Err(error.into()),
     }
@@ -94,6 +88,22 @@ pub async fn stop_pod(pods: &Api<Pod>, pod: &Pod) -> Result<()> {
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Deletes `name` as `Api::delete` does, without decoding the answer (the object as deleted,
+/// or a Status), which nothing here reads: `Api::delete` decodes it twice, into a JSON tree
+/// and then into the type, one whole object per job.
+async fn delete_unread<K: Resource<DynamicType = ()>>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    params: &DeleteParams,
+) -> std::result::Result<(), kube::Error> {
+    let mut request = kube::core::Request::new(K::url_path(&(), Some(namespace)))
+        .delete(name, params)
+        .map_err(kube::Error::BuildRequest)?;
+    request.extensions_mut().insert("delete");
+    client.request_text(request).await.map(|_| ())
 }
 
 /// A delete precondition on the object's UID, when it has one.

@@ -14,8 +14,8 @@ use kube::{
 use tokio::sync::watch;
 
 use crate::{
-    config::Config, crd::TestJob, health::Health, job_cache::JobCache, metrics::Metrics, notify::Notifier, own_writes::OwnWrites,
-    pod::MANAGER, queue::Queue,
+    config::Config, crd::TestJob, health::Health, job_cache::JobCache, metrics::Metrics,
+    notify::Notifier, own_writes::OwnWrites, pod::MANAGER, queue::Queue,
 };
 
 /// How long a read of the Pod cache waits for the cache's first list.

@@ -9,8 +9,10 @@
 //! scans those parts of each event but allocates nothing for them.
 //!
 //! [`Lean<K>`] is `K` with the [`Resource`] identity of `K`, for `Api`, `watcher` and lists;
-//! `Lean::into_inner` gives the plain object the caches hold. Objects read or written outside
-//! the watches (a fresh GET, a create's answer) stay whole.
+//! `Lean::into_inner` gives the plain object the caches hold. It is encoded as the whole `K`,
+//! so a write through `Api<Lean<K>>` sends the object as is and decodes only the answer lean:
+//! the controller does so where it reads nothing but metadata and status of the answer (a Pod
+//! created, a status written). A fresh GET of a Pod stays whole.
 
 use std::{borrow::Cow, collections::BTreeMap};
 
@@ -19,7 +21,7 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time},
 };
 use kube::{Resource, runtime::watcher};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::trim::{trim_job, trim_pod};
 use crate::crd::{TestJob, TestJobSpec, TestJobStatus};
@@ -29,9 +31,20 @@ use crate::crd::{TestJob, TestJobSpec, TestJobStatus};
 pub struct Lean<K>(K);
 
 impl<K> Lean<K> {
+    /// `object`, to be written through an `Api<Lean<K>>`.
+    pub fn new(object: K) -> Self {
+        Lean(object)
+    }
+
     /// The object as decoded.
     pub fn into_inner(self) -> K {
         self.0
+    }
+}
+
+impl<K: Serialize> Serialize for Lean<K> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
     }
 }
 
@@ -252,10 +265,7 @@ mod tests {
         let pod = pod.into_inner();
         assert_eq!(pod.metadata.managed_fields, None);
         assert_eq!(pod.metadata.name.as_deref(), Some("smoke-1"));
-        assert_eq!(
-            pod.status.and_then(|s| s.phase).as_deref(),
-            Some("Running")
-        );
+        assert_eq!(pod.status.and_then(|s| s.phase).as_deref(), Some("Running"));
         assert_eq!(<Lean<Pod> as Resource>::plural(&()), "pods");
         assert_eq!(
             <Lean<TestJob> as Resource>::api_version(&()),
