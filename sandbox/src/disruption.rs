@@ -175,7 +175,9 @@ fn sync_namespace(state: &State, namespace: &str) {
 
 /// The disruption controller: runs until `shutdown` turns true.
 pub async fn run(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
-    let mut changed = state.store.subscribe();
+    // Woken by the writes it reads only: Pods and PodDisruptionBudgets.
+    let mut pods_changed = state.store.subscribe_to(&pods_key());
+    let mut others_changed = state.store.subscribe_to(&pdbs_key());
     let mut cursor = 0;
     loop {
         let mut namespaces = BTreeSet::new();
@@ -199,7 +201,8 @@ pub async fn run(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
             sync_namespace(&state, ns);
         }
         tokio::select! {
-            res = changed.changed() => if res.is_err() { return },
+            res = pods_changed.changed() => if res.is_err() { return },
+            res = others_changed.changed() => if res.is_err() { return },
             _ = shutdown.changed() => return,
         }
         if *shutdown.borrow() {

@@ -140,7 +140,9 @@ impl Queue {
 
 /// Runs until `shutdown` turns true.
 pub async fn run(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
-    let mut changed = state.store.subscribe();
+    // Woken by the writes it reads only: Pods and Nodes.
+    let mut pods_changed = state.store.subscribe_to(&pods_key());
+    let mut others_changed = state.store.subscribe_to(&nodes_key());
     let mut cursor = 0;
     let mut queue = Queue::default();
     let mut retry = tokio::time::interval(RETRY_UNSCHEDULABLE);
@@ -174,7 +176,8 @@ pub async fn run(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
         }
         schedule_pass(&state, &mut queue);
         tokio::select! {
-            res = changed.changed() => if res.is_err() { return },
+            res = pods_changed.changed() => if res.is_err() { return },
+            res = others_changed.changed() => if res.is_err() { return },
             _ = retry.tick() => queue.flush = true,
             _ = shutdown.changed() => return,
         }
@@ -259,33 +262,44 @@ fn schedule_pass(state: &State, queue: &mut Queue) {
         })
     });
     let nodes = state.store.list(&nodes_key(), None).0;
-    let mut assigned: HashMap<String, Vec<Value>> = HashMap::new();
-    for pod in state.store.list(&pods_key(), None).0 {
-        let node = str_at(&pod, "/spec/nodeName");
-        if !node.is_empty() && !is_terminal(&pod) {
-            assigned
-                .entry(node.to_string())
-                .or_default()
-                .push((*pod).clone());
+    // The Pods bound to each node, shared with the store (not copied): a pass sees every
+    // running Pod, and copying them all on each pass cost more than scheduling.
+    let mut assigned: HashMap<&str, Vec<&Value>> = HashMap::new();
+    let pods = state.store.list(&pods_key(), None).0;
+    for pod in &pods {
+        let node = str_at(pod, "/spec/nodeName");
+        if !node.is_empty() && !is_terminal(pod) {
+            assigned.entry(node).or_default().push(pod);
         }
     }
+    // Each node's totals are summed once per pass and grow as the pass binds Pods to it, as
+    // the scheduler's snapshot assumes each Pod it binds (`assume`).
+    let mut infos: Vec<NodeInfo> = nodes
+        .iter()
+        .map(|node| {
+            NodeInfo::new(
+                node,
+                assigned
+                    .get(meta_str(node, "name"))
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            )
+        })
+        .collect();
     for pod in pending {
         let request = plugins::pod_requests(&pod);
         let mut rejections: Vec<Rejection> = Vec::new();
-        let mut best: Option<(i64, String)> = None;
-        for node in &nodes {
-            let info = NodeInfo::new(
-                node,
-                assigned.get(meta_str(node, "name")).into_iter().flatten(),
-            );
-            match plugins::filter(&pod, &request, &info) {
+        let mut best: Option<(i64, usize)> = None;
+        for (i, info) in infos.iter().enumerate() {
+            match plugins::filter(&pod, &request, info) {
                 Ok(()) => {
-                    let score = plugins::score(&request, &info);
-                    let better = best.as_ref().is_none_or(|(s, n)| {
-                        score > *s || (score == *s && info.name() < n.as_str())
+                    let score = plugins::score(&request, info);
+                    let better = best.as_ref().is_none_or(|(s, b)| {
+                        score > *s || (score == *s && info.name() < infos[*b].name())
                     });
                     if better {
-                        best = Some((score, info.name().to_string()));
+                        best = Some((score, i));
                     }
                 }
                 Err(r) => rejections.push(r),
@@ -297,10 +311,11 @@ fn schedule_pass(state: &State, queue: &mut Queue) {
             meta_str(&pod, "name").to_string(),
         );
         match best {
-            Some((_, node)) => {
+            Some((_, i)) => {
                 queue.unschedulable.remove(&uid);
+                let node = infos[i].name().to_string();
                 if let Some(bound) = bind(state, &pod, &node) {
-                    assigned.entry(node).or_default().push(bound);
+                    infos[i].add_pod(&bound);
                 }
             }
             None => {
@@ -356,7 +371,7 @@ fn observed_generation(condition: &mut Value, pod: &Value) {
 
 /// The Binding's effect (`assignPod` in the pod registry): `spec.nodeName` and
 /// `PodScheduled=True`; then the `Scheduled` event. Returns the bound Pod.
-fn bind(state: &State, pod: &Value, node: &str) -> Option<Value> {
+fn bind(state: &State, pod: &Value, node: &str) -> Option<Arc<Value>> {
     let uid = meta_str(pod, "uid").to_string();
     let (ns, name) = (meta_str(pod, "namespace"), meta_str(pod, "name"));
     let outcome = state.store.update::<()>(&pods_key(), ns, name, |cur| {
@@ -392,7 +407,7 @@ fn bind(state: &State, pod: &Value, node: &str) -> Option<Value> {
             Utc::now(),
         ),
     );
-    Some((*bound).clone())
+    Some(bound)
 }
 
 /// `handleSchedulingFailure`: the `FailedScheduling` event and the `PodScheduled` condition.

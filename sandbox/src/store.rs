@@ -6,6 +6,13 @@
 //! their own cursor. A watch whose cursor fell out of the history gets 410 Expired, as from the
 //! real watch cache. All methods are synchronous and short; the mutex is never held across an
 //! await.
+//!
+//! Readers are woken per storage key ([`Store::subscribe_to`]) or on every write
+//! ([`Store::subscribe`]): a watch of Pods has nothing to do when an Event is written, and with
+//! a few writes of other kinds per Pod change, waking every watcher on every write cost more
+//! than sending the events. A keyed reader reads the history through [`Store::changes_of`],
+//! which expires its cursor only when a change of its own key was dropped after it, as
+//! kube-apiserver's watch cache keeps one history per resource.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -87,6 +94,17 @@ impl Change {
     }
 }
 
+/// The changes of one storage key after a cursor ([`Store::changes_of`]).
+pub enum KeySince {
+    Changes {
+        changes: Vec<Arc<Change>>,
+        /// The cursor to read from next: the newest resourceVersion looked at, of any key.
+        upto: u64,
+    },
+    /// A change of this key after the cursor is no longer retained.
+    Expired { oldest: u64 },
+}
+
 /// The outcome of reading the history from a resourceVersion.
 pub enum Since {
     Changes(Vec<Arc<Change>>),
@@ -118,6 +136,11 @@ struct Inner {
     history_limit: usize,
     /// The resourceVersion before the oldest retained change; a cursor at or after it can resume.
     history_floor: u64,
+    /// Per storage key, the resourceVersion of its newest change dropped from the history: a
+    /// keyed cursor before it missed a change of its key.
+    dropped: HashMap<StorageKey, u64>,
+    /// Per storage key, the wake-up of readers of that key only (created on first subscribe).
+    wake: HashMap<StorageKey, watch::Sender<u64>>,
     uids: HashMap<String, ObjectRef>,
     /// Owner uid → objects that name it in ownerReferences.
     dependents: HashMap<String, BTreeSet<ObjectRef>>,
@@ -172,6 +195,8 @@ impl Store {
                 history: VecDeque::new(),
                 history_limit: history_limit.max(1),
                 history_floor: 1,
+                dropped: HashMap::new(),
+                wake: HashMap::new(),
                 uids: HashMap::new(),
                 dependents: HashMap::new(),
             }),
@@ -190,8 +215,20 @@ impl Store {
         self.lock().rv
     }
 
+    /// Wakes on every write.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.latest.subscribe()
+    }
+
+    /// Wakes on writes of `key` only (and when the store is dropped).
+    pub fn subscribe_to(&self, key: &StorageKey) -> watch::Receiver<u64> {
+        let mut inner = self.lock();
+        let rv = inner.rv;
+        inner
+            .wake
+            .entry(key.clone())
+            .or_insert_with(|| watch::channel(rv).0)
+            .subscribe()
     }
 
     pub fn get(&self, key: &StorageKey, namespace: &str, name: &str) -> Option<Obj> {
@@ -386,6 +423,27 @@ impl Store {
         Since::Changes(inner.history.range(start..).cloned().collect())
     }
 
+    /// The changes of `key` after `rv`, or `Expired` when one of them is no longer retained.
+    /// Changes of other keys are skipped without copying them out.
+    pub fn changes_of(&self, key: &StorageKey, rv: u64) -> KeySince {
+        let inner = self.lock();
+        if rv < inner.history_floor && inner.dropped.get(key).is_some_and(|d| *d > rv) {
+            return KeySince::Expired {
+                oldest: inner.history_floor + 1,
+            };
+        }
+        let start = inner.history.partition_point(|c| c.rv <= rv);
+        KeySince::Changes {
+            changes: inner
+                .history
+                .range(start..)
+                .filter(|c| c.key == *key)
+                .cloned()
+                .collect(),
+            upto: rv.max(inner.rv),
+        }
+    }
+
     /// Whether reads at resourceVersion `rv` can still be answered (etcd: not compacted).
     pub fn retains(&self, rv: u64) -> bool {
         let inner = self.lock();
@@ -438,6 +496,9 @@ impl Store {
 impl Inner {
     fn commit(&mut self, change: Change) {
         self.rv = change.rv;
+        if let Some(wake) = self.wake.get(&change.key) {
+            wake.send_replace(change.rv);
+        }
         self.history.push_back(Arc::new(change));
         self.trim();
     }
@@ -446,6 +507,12 @@ impl Inner {
         while self.history.len() > self.history_limit {
             if let Some(dropped) = self.history.pop_front() {
                 self.history_floor = dropped.rv;
+                match self.dropped.get_mut(&dropped.key) {
+                    Some(rv) => *rv = dropped.rv,
+                    None => {
+                        self.dropped.insert(dropped.key.clone(), dropped.rv);
+                    }
+                }
             }
         }
     }
@@ -563,6 +630,55 @@ mod tests {
                 assert_eq!(c[0].object["metadata"]["finalizers"], json!(["x"]));
             }
             Since::Expired { .. } => panic!("history holds the deletion"),
+        }
+    }
+
+    #[test]
+    fn keyed_readers_wake_and_expire_for_their_key_only() {
+        let store = Store::new(3);
+        let pods = StorageKey::new("", "pods");
+        let events = StorageKey::new("", "events");
+        let mut woken = store.subscribe_to(&pods);
+        store.create(&events, cm("e0")).unwrap();
+        assert!(
+            !woken.has_changed().unwrap(),
+            "an Event write woke a Pod reader"
+        );
+        store.create(&pods, cm("p0")).unwrap();
+        assert!(woken.has_changed().unwrap());
+        // rv 2: e0, 3: p0. Three more Event writes drop both from the history.
+        for i in 1..=3 {
+            store.create(&events, cm(&format!("e{i}"))).unwrap();
+        }
+        // A Pod cursor after p0 missed nothing: only Events were dropped after it.
+        match store.changes_of(&pods, 3) {
+            KeySince::Changes { changes, upto } => {
+                assert!(changes.is_empty());
+                assert_eq!(upto, 6);
+            }
+            KeySince::Expired { .. } => panic!("no Pod change after rv 3 was dropped"),
+        }
+        // A Pod cursor before p0 missed it; an Event cursor before e0 missed e0.
+        assert!(matches!(
+            store.changes_of(&pods, 2),
+            KeySince::Expired { oldest: 4 }
+        ));
+        assert!(matches!(
+            store.changes_of(&events, 1),
+            KeySince::Expired { oldest: 4 }
+        ));
+        assert!(matches!(
+            store.changes_of(&events, 3),
+            KeySince::Changes { .. }
+        ));
+        store.create(&pods, cm("p1")).unwrap();
+        match store.changes_of(&pods, 6) {
+            KeySince::Changes { changes, upto } => {
+                assert_eq!(changes.len(), 1);
+                assert_eq!(changes[0].name, "p1");
+                assert_eq!(upto, 7);
+            }
+            KeySince::Expired { .. } => panic!("p1 is retained"),
         }
     }
 

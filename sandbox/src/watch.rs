@@ -16,7 +16,7 @@ use crate::ops::to_view;
 use crate::resource_types::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::State;
-use crate::store::{Change, ChangeType, Obj, Since, StorageKey, meta_str};
+use crate::store::{Change, ChangeType, KeySince, Obj, Since, StorageKey, meta_str};
 use crate::table::{self, IncludeObject};
 
 /// Which objects a list or watch selects.
@@ -208,7 +208,8 @@ async fn stream(
         .timeout
         .unwrap_or_else(|| Duration::from_secs(rand::rng().random_range(1800..3600)));
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut changed = state.store.subscribe();
+    // Woken by writes of this resource only.
+    let mut changed = state.store.subscribe_to(&key);
     let mut cursor = match req.resource_version {
         Some(rv) if !req.send_initial_events => {
             if let Since::Expired { oldest } = state.store.changes_since(rv) {
@@ -232,18 +233,15 @@ async fn stream(
         }
     };
     let mut next_bookmark = next_bookmark_time(tokio::time::Instant::now(), deadline);
+    let mut bookmark_due = false;
     loop {
-        match state.store.changes_since(cursor) {
-            Since::Expired { oldest } => {
+        match state.store.changes_of(&key, cursor) {
+            KeySince::Expired { oldest } => {
                 out.send_raw("ERROR", &expired_status(cursor, oldest)).await;
                 return;
             }
-            Since::Changes(changes) => {
+            KeySince::Changes { changes, upto } => {
                 for change in changes {
-                    cursor = change.rv;
-                    if change.key != key {
-                        continue;
-                    }
                     if let Some(event) = classify(
                         &rt,
                         &req.filter,
@@ -255,16 +253,20 @@ async fn stream(
                         return;
                     }
                 }
+                // Writes of other resources move the cursor on too (bookmarks carry it).
+                cursor = upto;
             }
+        }
+        // The bookmark follows the events up to the newest version, so that it names it.
+        if std::mem::take(&mut bookmark_due) && !out.bookmark(cursor, false).await {
+            return;
         }
         tokio::select! {
             res = changed.changed() => if res.is_err() { return },
             _ = tokio::time::sleep_until(deadline) => return,
             _ = sleep_until_some(next_bookmark) => {
                 next_bookmark = next_bookmark_time(tokio::time::Instant::now(), deadline);
-                if req.allow_bookmarks && !out.bookmark(cursor, false).await {
-                    return;
-                }
+                bookmark_due = req.allow_bookmarks;
             }
             _ = shutdown.changed() => return,
             _ = out.tx.closed() => return,

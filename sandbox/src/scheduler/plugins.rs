@@ -197,6 +197,12 @@ impl<'a> NodeInfo<'a> {
         }
     }
 
+    /// Counts one more Pod assigned to this node.
+    pub fn add_pod(&mut self, pod: &Value) {
+        self.requested.add(&pod_requests(pod));
+        self.pod_count += 1;
+    }
+
     pub fn name(&self) -> &str {
         self.node
             .pointer("/metadata/name")
