@@ -638,7 +638,7 @@ mod tests {
         let store = Store::new(3);
         let pods = StorageKey::new("", "pods");
         let events = StorageKey::new("", "events");
-        let mut woken = store.subscribe_to(&pods);
+        let woken = store.subscribe_to(&pods);
         store.create(&events, cm("e0")).unwrap();
         assert!(
             !woken.has_changed().unwrap(),
