@@ -220,6 +220,26 @@ fn mixed_plans(prefix: &str, count: usize) -> Vec<JobPlan> {
         .collect()
 }
 
+/// Runs `plans` with the operator SIGKILLed every few seconds ([`kill_every_few_seconds`], for
+/// at most `limit`), then checks that every job ended as planned and its Pods are gone.
+async fn run_under_sigkill(
+    fixture: &Fixture,
+    plans: &[JobPlan],
+    rng: &mut Xorshift,
+    limit: Duration,
+) -> anyhow::Result<Kills> {
+    let operator = fixture.operator("operator-0", &[])?;
+    let creating = fixture.create_in_background(plans);
+    let kills = kill_every_few_seconds(fixture, operator, rng, plans.len(), limit).await?;
+    creating.await??;
+    fixture
+        .wait_cleaned_up(plans, Duration::from_secs(60))
+        .await
+        .with_context(|| kills.operator.log_tail(40))?;
+    fixture.check_outcome(plans).await?;
+    Ok(kills)
+}
+
 /// What [`kill_every_few_seconds`] did.
 struct Kills {
     /// The operator process running at the end (never killed).
@@ -334,17 +354,7 @@ async fn sigkill_every_few_seconds_loses_no_job() -> anyhow::Result<()> {
     let mut rng = Xorshift(seed);
     let fixture = Fixture::start(ClusterOptions::default()).await?;
     let plans = mixed_plans("crash", JOBS);
-    let operator = fixture.operator("operator-0", &[])?;
-    let creating = fixture.create_in_background(&plans);
-    let kills =
-        kill_every_few_seconds(&fixture, operator, &mut rng, JOBS, Duration::from_secs(300))
-            .await?;
-    creating.await??;
-    fixture
-        .wait_cleaned_up(&plans, Duration::from_secs(60))
-        .await
-        .with_context(|| kills.operator.log_tail(40))?;
-    fixture.check_outcome(&plans).await?;
+    let kills = run_under_sigkill(&fixture, &plans, &mut rng, Duration::from_secs(300)).await?;
     eprintln!("SIGKILL test ({})", kills.describe(JOBS, seed));
     kills.check_enough(JOBS, 5)
 }

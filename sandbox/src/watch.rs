@@ -75,12 +75,13 @@ pub fn expired_status(requested: u64, oldest: u64) -> Value {
 /// apimachinery's `metav1.WatchEvent` (`Type` before `Object`), which Go's encoder keeps.
 /// Clients that decode the event as a tagged union (kube-rs, serde's adjacently tagged enums)
 /// read the tag first and decode the object once instead of buffering it.
-pub fn event_line(kind: &str, object: &[u8]) -> Bytes {
+/// `kind` is one of the fixed event types (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR): plain
+/// ASCII words that need no escaping.
+pub fn event_line(kind: &'static str, object: &[u8]) -> Bytes {
     let mut line = Vec::with_capacity(object.len() + kind.len() + 24);
-    line.extend_from_slice(b"{\"type\":");
-    // The event types are ASCII words; serialising keeps the line valid JSON whatever comes.
-    line.extend_from_slice(Value::from(kind).to_string().as_bytes());
-    line.extend_from_slice(b",\"object\":");
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
     line.extend_from_slice(object);
     line.extend_from_slice(b"}\n");
     Bytes::from(line)
@@ -105,12 +106,12 @@ struct Emitter {
 }
 
 impl Emitter {
-    async fn send_raw(&mut self, kind: &str, object: &Value) -> bool {
+    async fn send_raw(&mut self, kind: &'static str, object: &Value) -> bool {
         let line = event_line(kind, object.to_string().as_bytes());
         self.tx.send(line).await.is_ok()
     }
 
-    async fn send(&mut self, kind: &str, obj: &Value) -> bool {
+    async fn send(&mut self, kind: &'static str, obj: &Value) -> bool {
         let view = to_view(&self.rt, obj);
         let object = match &self.rendering {
             Rendering::Object => view,
@@ -132,7 +133,7 @@ impl Emitter {
 
     /// Sends a change's object as is, from the JSON bytes the change caches for every watcher;
     /// other renderings (tables, the events.k8s.io view) are built for this watcher.
-    async fn send_change(&mut self, kind: &str, change: &Change) -> bool {
+    async fn send_change(&mut self, kind: &'static str, change: &Change) -> bool {
         if !matches!(self.rendering, Rendering::Object) || crate::events::is_events_v1(&self.rt) {
             return self.send(kind, &change.object).await;
         }

@@ -26,7 +26,7 @@ use testjob_testkit::jobs::{JobPlan, create_jobs, list_jobs, runner_pods_config}
 use testjob_testkit::wait::poll;
 use testjob_testkit::watch::{Observe, Tracker};
 
-use super::{Fixture, NAMESPACE, Xorshift, kill_every_few_seconds};
+use super::{Fixture, NAMESPACE, Xorshift, run_under_sigkill};
 use testjob_testkit::cluster::ClusterOptions;
 
 /// About how large each generated report is.
@@ -231,17 +231,7 @@ async fn sigkill_with_large_reports_loses_no_report() -> anyhow::Result<()> {
 
     let prepared = prepared.elapsed();
     let fixture = Fixture::start(ClusterOptions::default()).await?;
-    let operator = fixture.operator("operator-0", &[])?;
-    let creating = fixture.create_in_background(&plans);
-    let kills =
-        kill_every_few_seconds(&fixture, operator, &mut rng, JOBS, Duration::from_secs(120))
-            .await?;
-    creating.await??;
-    fixture
-        .wait_cleaned_up(&plans, Duration::from_secs(60))
-        .await
-        .with_context(|| kills.operator.log_tail(40))?;
-    fixture.check_outcome(&plans).await?;
+    let kills = run_under_sigkill(&fixture, &plans, &mut rng, Duration::from_secs(120)).await?;
     let checked = Instant::now();
     let config_maps: Api<ConfigMap> = Api::namespaced(fixture.cluster.admin.clone(), NAMESPACE);
     let jobs = list_jobs(&fixture.api).await?;
