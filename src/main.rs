@@ -3,6 +3,11 @@
 use clap::Parser;
 use testjob_operator::cli::{Cli, Command, execute};
 
+// mimalloc rather than the system's allocator: allocation and freeing were a fifth of the CPU
+// profiles of the controller and of the in-memory cluster (BENCHMARKS.md, issue 13).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The controller waits on the API almost all the time: one thread does its work, and with

@@ -32,6 +32,7 @@ use testjob_testkit::jobs::{
     duplicate_pods, track_jobs, track_pods,
 };
 use testjob_testkit::operator::{OperatorProcess, built_binary};
+use testjob_testkit::sandbox::SANDBOX_THREAD_NAME;
 use testjob_testkit::wait::Deadline;
 use testjob_testkit::watch::{FirstSeen, Tracker};
 
@@ -39,7 +40,7 @@ use crate::args::BenchArgs;
 use crate::capacity::{self, CAPACITY_NAMESPACE};
 use crate::load::{self, LOAD_NAMESPACE, LOAD_PROBE_NAMESPACE};
 use crate::measure::{Latencies, Writes, paired, requests_of, slot_handoffs};
-use crate::procfs::{Machine, ProcUsage};
+use crate::procfs::{Machine, ProcUsage, threads_cpu_ms};
 use crate::report::{Capacity, Report};
 use crate::reports::{self, REPORT_NAMESPACE};
 use crate::storage;
@@ -225,6 +226,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
     let stats_before = cluster.sandbox().stats();
     let usage_before = ProcUsage::of(operator.pid())?;
     let own_before = ProcUsage::of(std::process::id())?;
+    let sandbox_threads_before = threads_cpu_ms(SANDBOX_THREAD_NAME)?;
     let usage_window = Instant::now();
     let created_count = Arc::new(AtomicUsize::new(0));
     let probes_created = Arc::new(Mutex::new(HashMap::new()));
@@ -276,6 +278,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
     let own_cpu_ms = ProcUsage::of(std::process::id())?
         .cpu_ms
         .saturating_sub(own_before.cpu_ms);
+    let sandbox_threads_cpu_ms =
+        threads_cpu_ms(SANDBOX_THREAD_NAME)?.saturating_sub(sandbox_threads_before);
     let usage_seconds = usage_window.elapsed().as_secs_f64();
     let stats_after = cluster.sandbox().stats();
     probe_task
@@ -375,6 +379,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         usage_before,
         usage_after,
         own_cpu_ms,
+        sandbox_threads_cpu_ms,
         usage_seconds,
         phases,
         unfinished: args.jobs.saturating_sub(jobs_state.finished()),

@@ -20,6 +20,7 @@ mod schema;
 mod typed;
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
@@ -220,8 +221,13 @@ impl<'a> Endpoint<'a> {
     }
 }
 
-/// Fields never recorded as owned (`stripMetaManager`).
-fn strip_set() -> Set {
+/// Fields never recorded as owned (`stripMetaManager`), built once: every tracked write uses it.
+fn strip_set() -> &'static Set {
+    static SET: LazyLock<Set> = LazyLock::new(build_strip_set);
+    &SET
+}
+
+fn build_strip_set() -> Set {
     let f = |n: &str| PathElement::Field(n.into());
     let mut s = Set::new();
     s.insert(&[f("apiVersion")]);
@@ -245,7 +251,7 @@ fn strip_set() -> Set {
 
 fn strip(managed: &mut Managed, id: &str) {
     if let Some(e) = managed.0.get_mut(id) {
-        e.set = e.set.difference(&strip_set());
+        e.set = e.set.difference(strip_set());
         if e.set.is_empty() {
             managed.0.remove(id);
         }
@@ -351,7 +357,7 @@ fn update_managed(
         .modified
         .union(&cmp.added)
         .recursive_difference(&ep.reset)
-        .difference(&strip_set());
+        .difference(strip_set());
     if !set.is_empty() {
         let manager = if manager.is_empty() {
             "unknown"

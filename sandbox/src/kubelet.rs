@@ -102,10 +102,11 @@ pub trait PodStore: Send + Sync + 'static {
 /// A committed pod change, as the store reports it.
 #[derive(Debug, Clone)]
 pub enum PodEvent {
-    /// Created or updated; the full pod JSON.
-    Applied(Value),
+    /// Created or updated; the full pod JSON, shared with the store (the kubelet reads it;
+    /// copying every Pod change in full was a visible part of the sandbox's CPU profile).
+    Applied(Arc<Value>),
     /// Removed from the store; the last pod JSON.
-    Deleted(Value),
+    Deleted(Arc<Value>),
 }
 
 /// Query parameters of `GET pods/NAME/log`.
@@ -228,7 +229,7 @@ impl Kubelet {
         }
     }
 
-    fn pod_applied(&self, pod: Value) {
+    fn pod_applied(&self, pod: Arc<Value>) {
         let Some((namespace, name, uid)) = identity(&pod) else {
             return;
         };

@@ -8,6 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use kube_sandbox::{FaultConfig, PodMode, Sandbox, SandboxConfig};
 use tokio::signal::unix::{SignalKind, signal};
 
+// mimalloc rather than the system's allocator: allocation and freeing were a fifth of the CPU
+// profiles of the controller and of the in-memory cluster (BENCHMARKS.md, issue 13).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kube-sandbox",

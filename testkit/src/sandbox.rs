@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use kube_sandbox::{FaultConfig, PodMode, Sandbox, SandboxConfig};
 
+/// The name of every thread of the sandbox's runtime (the benchmark reads their CPU time).
+pub const SANDBOX_THREAD_NAME: &str = "sandbox";
+
 /// Set (to anything) to keep the sandbox's directory, with the operators' logs, after a test.
 pub const KEEP_LOGS_ENV: &str = "TESTJOB_KEEP_LOGS";
 
@@ -80,7 +83,10 @@ impl TestSandbox {
         // Wrapped at once, so that an early return drops it without blocking.
         let runtime = SandboxRuntime(Some(
             tokio::runtime::Builder::new_multi_thread()
-                .thread_name("sandbox")
+                .thread_name(SANDBOX_THREAD_NAME)
+                // Idle blocking threads stay (parked) instead of ending after 10 s, so that
+                // their CPU time stays in `/proc/self/task` for the benchmark to count.
+                .thread_keep_alive(std::time::Duration::from_secs(24 * 3600))
                 .enable_all()
                 .build()
                 .context("starting the sandbox's runtime")?,

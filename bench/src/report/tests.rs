@@ -42,6 +42,7 @@ fn report(args: &[&str]) -> Report {
             cpu_ms: 300,
         },
         own_cpu_ms: 600,
+        sandbox_threads_cpu_ms: 450,
         usage_seconds: 1.0,
         phases: BTreeMap::from([("Succeeded".to_owned(), 100)]),
         unfinished: 0,
@@ -81,13 +82,21 @@ fn figures_and_goals() {
     assert_eq!(r.rss_mib(), 40.0);
     assert_eq!(r.cpu_ms_per_job(), 2.0);
     assert_eq!(r.own_cpu_ms_per_job(), 6.0);
+    assert_eq!(r.sandbox_threads_cpu_ms_per_job(), 4.5);
+    assert_eq!(r.clients_cpu_ms_per_job(), 1.5);
     // 100 KiB more after the second half's 50 jobs.
     assert_eq!(r.rss_kib_per_finished_job(), 2.0);
     assert_eq!(r.stored.per_job(), 2000.0);
     let met: Vec<bool> = r.goals().iter().map(|g| g.met).collect();
-    // dispatch, idle, writes, throughput, marginal memory, peak RSS, 50% load (×3).
-    assert_eq!(met, [true, true, false, false, false, true, true]);
+    // dispatch, idle, writes, throughput, marginal memory, operator CPU 2.0 ms, sandbox 4.5 ms,
+    // peak RSS, 50% load (×3).
+    assert_eq!(
+        met,
+        [true, true, false, false, false, false, false, true, true]
+    );
     let json = r.json();
+    assert_eq!(json["sandbox_server_cpu_ms_per_job"], 4.5);
+    assert_eq!(json["bench_clients_cpu_ms_per_job"], 1.5);
     assert_eq!(json["rss_kib_per_finished_job"], 2.0);
     assert_eq!(json["storage_bytes_per_job"], 2000.0);
     assert_eq!(json["load_curve"][0]["dispatch_over_watch"], 3.0);

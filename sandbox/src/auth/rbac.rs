@@ -230,7 +230,10 @@ fn visit_rules_for(
 ) {
     let (bindings, _) = state.store.list(&key("clusterrolebindings"), None);
     for binding in bindings {
-        let subjects = binding["subjects"].as_array().cloned().unwrap_or_default();
+        let subjects = binding["subjects"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let Some(subject) = subjects.iter().find(|s| subject_applies(user, s, "")) else {
             continue;
         };
@@ -267,7 +270,10 @@ fn visit_rules_for(
     }
     let (bindings, _) = state.store.list(&key("rolebindings"), Some(namespace));
     for binding in bindings {
-        let subjects = binding["subjects"].as_array().cloned().unwrap_or_default();
+        let subjects = binding["subjects"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let Some(subject) = subjects
             .iter()
             .find(|s| subject_applies(user, s, namespace))

@@ -110,8 +110,8 @@ fn handle(state: &State, change: &Change) {
         && let Some(kubelet) = state.kubelet.get()
     {
         kubelet.observe(match change.change_type {
-            ChangeType::Deleted => PodEvent::Deleted((**obj).clone()),
-            _ => PodEvent::Applied((**obj).clone()),
+            ChangeType::Deleted => PodEvent::Deleted(obj.clone()),
+            _ => PodEvent::Applied(obj.clone()),
         });
     }
     match change.change_type {
@@ -227,7 +227,7 @@ fn resync_workloads(state: &State, work: &mut BTreeSet<Sync>) {
 fn resync(state: &State) {
     if let Some(kubelet) = state.kubelet.get() {
         for pod in state.store.list(&pods_key(), None).0 {
-            kubelet.observe(PodEvent::Applied((*pod).clone()));
+            kubelet.observe(PodEvent::Applied(pod));
         }
     }
     for rt in state.types.types() {

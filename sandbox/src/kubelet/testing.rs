@@ -66,7 +66,8 @@ impl MemStore {
         };
         change(pod);
         self.bump(pod);
-        self.kubelet().observe(PodEvent::Applied(pod.clone()));
+        self.kubelet()
+            .observe(PodEvent::Applied(Arc::new(pod.clone())));
         drop(pods);
         self.version.send_modify(|v| *v += 1);
     }
@@ -93,7 +94,7 @@ impl MemStore {
         if grace == 0 {
             let removed = lock(&self.pods).remove(name);
             if let Some(pod) = removed {
-                self.kubelet().observe(PodEvent::Deleted(pod));
+                self.kubelet().observe(PodEvent::Deleted(Arc::new(pod)));
             }
             self.version.send_modify(|v| *v += 1);
             return;
@@ -189,7 +190,8 @@ impl PodStore for MemStore {
         mutate(pod);
         self.bump(pod);
         self.status_writes.fetch_add(1, Ordering::SeqCst);
-        self.kubelet().observe(PodEvent::Applied(pod.clone()));
+        self.kubelet()
+            .observe(PodEvent::Applied(Arc::new(pod.clone())));
         drop(pods);
         self.version.send_modify(|v| *v += 1);
         true
@@ -201,7 +203,7 @@ impl PodStore for MemStore {
             && let Some(pod) = pods.remove(name)
         {
             lock(&self.finished).push(pod.clone());
-            self.kubelet().observe(PodEvent::Deleted(pod));
+            self.kubelet().observe(PodEvent::Deleted(Arc::new(pod)));
         }
         drop(pods);
         self.version.send_modify(|v| *v += 1);

@@ -42,7 +42,7 @@ const ANNOTATION_PREFIX: &str = "sandbox.kube/";
 
 pub(super) enum WorkerMsg {
     /// The pod as committed by the store (created or updated).
-    Pod(Value),
+    Pod(Arc<Value>),
     /// The pod object is gone: kill what runs and forget it.
     Removed,
     Shutdown,
@@ -210,7 +210,7 @@ pub(super) struct Worker {
     handle: Arc<PodHandle>,
     tx: UnboundedSender<WorkerMsg>,
     namespace: String,
-    pod: Value,
+    pod: Arc<Value>,
     pod_ip: String,
     slots: Vec<Slot>,
     pod_dir: Option<tempfile::TempDir>,
@@ -252,7 +252,7 @@ impl Worker {
         shared: Arc<Shared>,
         handle: Arc<PodHandle>,
         tx: UnboundedSender<WorkerMsg>,
-        pod: Value,
+        pod: Arc<Value>,
         pod_ip: String,
     ) -> Self {
         let has_init = pod

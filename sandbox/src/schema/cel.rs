@@ -96,6 +96,12 @@ pub fn compile_tree(
     if let (Some(v), Some(not)) = (m.get("not"), schema.not.as_deref_mut()) {
         compile_tree(v, not, &path.child("not"), problems);
     }
+    // What `walk` descends into (it does not follow anyOf, oneOf or not).
+    schema.rules_below = !schema.rules.is_empty()
+        || schema.properties.values().any(|s| s.rules_below)
+        || schema.items.as_deref().is_some_and(|s| s.rules_below)
+        || schema.additional_schema().is_some_and(|s| s.rules_below)
+        || schema.all_of.iter().any(|s| s.rules_below);
 }
 
 fn compile_rule(
@@ -472,7 +478,8 @@ struct Node<'a> {
 }
 
 fn walk(env: &Env, n: &Node<'_>, errs: &mut Vec<FieldError>) {
-    if n.obj.is_null() {
+    // No rule anywhere below: nothing to evaluate (most of an object, e.g. a Pod template).
+    if n.obj.is_null() || !n.vs.rules_below {
         return;
     }
     if !n.vs.rules.is_empty() {

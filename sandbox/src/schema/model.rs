@@ -62,6 +62,10 @@ pub struct Schema {
     pub list_map_keys: Vec<String>,
     /// Compiled `x-kubernetes-validations`, in declaration order.
     pub rules: Vec<CompiledRule>,
+    /// Whether this node or any below it (properties, items, additionalProperties, `allOf`
+    /// branches) has rules: the CEL walk skips values whose schema has none (set by
+    /// `cel::compile_tree`).
+    pub rules_below: bool,
 }
 
 /// One compiled `x-kubernetes-validations` entry (compiled and evaluated by `cel`).
@@ -248,6 +252,7 @@ impl Schema {
                 .unwrap_or_default(),
             type_name,
             rules: Vec::new(),
+            rules_below: false,
         }
     }
 

@@ -238,3 +238,36 @@ fn optional_old_self_sees_an_optional() {
         ["spec.v: Invalid value: 1: may not decrease"]
     );
 }
+
+#[test]
+fn the_walk_skips_only_values_without_rules_below() {
+    let raw = json!({
+        "type": "object",
+        "properties": {
+            "plain": {"type": "object", "properties": {"a": {"type": "string"}}},
+            "deep": {"type": "object", "properties": {"list": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"n": {"type": "integer"}},
+                "x-kubernetes-validations": [{"rule": "self.n > 0", "message": "n must be positive"}]
+            }}}},
+            "branch": {"type": "object", "allOf": [{
+                "x-kubernetes-validations": [{"rule": "has(self.b)", "message": "b is required"}]
+            }], "properties": {"b": {"type": "string"}}}
+        }
+    });
+    let (s, problems) = compiled(raw.clone());
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(s.rules_below);
+    assert!(!s.properties["plain"].rules_below);
+    assert!(s.properties["deep"].rules_below);
+    assert!(s.properties["branch"].rules_below);
+    // The rules below a rule-less parent, in list items and in allOf branches, still run.
+    let obj = json!({"plain": {"a": "x"}, "deep": {"list": [{"n": 1}, {"n": 0}]}, "branch": {}});
+    assert_eq!(
+        run(raw, obj, None),
+        [
+            "branch: Invalid value: b is required",
+            "deep.list[1]: Invalid value: n must be positive",
+        ]
+    );
+}
