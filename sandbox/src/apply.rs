@@ -353,11 +353,8 @@ fn update_managed(
 ) -> Result<Managed, Failure> {
     const CURRENT: &str = "current-operation";
     let cmp = take_changed(live, new, &mut managed, CURRENT, true, ep)?;
-    let set = cmp
-        .modified
-        .union(&cmp.added)
-        .recursive_difference(&ep.reset)
-        .difference(strip_set());
+    // `take_changed` already took the endpoint's reset fields out of the comparison.
+    let set = cmp.modified.union(&cmp.added).difference(strip_set());
     if !set.is_empty() {
         let manager = if manager.is_empty() {
             "unknown"

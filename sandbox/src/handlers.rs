@@ -428,7 +428,9 @@ async fn serve_resource(
                 let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
                 let n = obj["metadata"]["name"].as_str().unwrap_or_default();
                 match ops::delete(state, &rt, ns, n, &opts) {
-                    Ok(Deleted::Pending(o) | Deleted::Removed(o)) => deleted.push(o),
+                    Ok(Deleted::Pending(o) | Deleted::Removed(o)) => {
+                        deleted.push(std::sync::Arc::unwrap_or_clone(o))
+                    }
                     Err(e) if e.code == 404 => {}
                     Err(e) => return Err(e),
                 }

@@ -29,6 +29,9 @@ impl Comparison {
 
     /// Drops `fields` (and everything under them) from all three sets.
     pub fn exclude(&mut self, fields: &Set) {
+        if fields.is_empty() {
+            return;
+        }
         self.removed = self.removed.recursive_difference(fields);
         self.modified = self.modified.recursive_difference(fields);
         self.added = self.added.recursive_difference(fields);

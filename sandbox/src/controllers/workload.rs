@@ -177,7 +177,7 @@ pub fn write_object(
         &WriteOptions::default(),
     )
     .ok()
-    .map(|w| w.object)
+    .map(|w| std::sync::Arc::unwrap_or_clone(w.object))
 }
 
 /// Creates an object owned by `owner`, returning it as stored.
@@ -186,7 +186,7 @@ pub fn create_owned(state: &State, group: &str, plural: &str, obj: Value) -> Opt
     let namespace = obj["metadata"]["namespace"].as_str()?.to_string();
     ops::create(state, &rt, Some(&namespace), obj, &WriteOptions::default())
         .ok()
-        .map(|w| w.object)
+        .map(|w| std::sync::Arc::unwrap_or_clone(w.object))
 }
 
 /// A pod made from `owner`'s template (`controller.GetPodFromTemplate`).
