@@ -444,3 +444,6 @@ mod testing;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hook_tests;

@@ -20,6 +20,7 @@ use super::stream::RunningContainer;
 use super::{PodMode, Shared, exec};
 use report::{comparable, view};
 
+mod hook;
 mod report;
 mod start;
 
@@ -51,6 +52,12 @@ pub(super) enum WorkerMsg {
         instance: u64,
         exit_code: i32,
         finished_at: DateTime<Utc>,
+    },
+    /// A container's postStart hook ended.
+    HookDone {
+        slot: usize,
+        instance: u64,
+        result: hook::HookResult,
     },
 }
 
@@ -152,6 +159,10 @@ struct Slot {
     kill_sent: bool,
     message_file: Option<PathBuf>,
     running: Option<Arc<RunningContainer>>,
+    /// The postStart hook of the current instance, while it runs.
+    hook: Option<hook::PendingHook>,
+    /// SIGKILL for this container alone at this instant (a failed postStart hook killed it).
+    kill_by: Option<Instant>,
 }
 
 impl Slot {
@@ -181,6 +192,8 @@ impl Slot {
             kill_sent: false,
             message_file: None,
             running: None,
+            hook: None,
+            kill_by: None,
         }
     }
 
@@ -192,6 +205,9 @@ impl Slot {
 
     /// The state and last state the API shows.
     fn shown(&self) -> (CState, Option<Terminated>) {
+        if let Some(hook) = &self.hook {
+            return (hook.shown.clone(), self.last.clone());
+        }
         match (&self.state, &self.crash_message) {
             (CState::Terminated(t), Some(msg)) if self.restart_at.is_some() => (
                 CState::Waiting {
@@ -396,6 +412,11 @@ impl Worker {
                     self.finish_instance(slot, exit_code, finished_at);
                 }
             }
+            WorkerMsg::HookDone {
+                slot,
+                instance,
+                result,
+            } => self.hook_done(slot, instance, result),
         }
     }
 
@@ -414,6 +435,16 @@ impl Worker {
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(0);
                 self.finish_instance(i, code, Utc::now());
+            }
+            let slot = &mut self.slots[i];
+            if slot.state.is_running()
+                && !slot.kill_sent
+                && slot.kill_by.is_some_and(|at| at <= now)
+            {
+                slot.kill_sent = true;
+                if let Some(pgid) = slot.pgid {
+                    exec::signal_group(pgid, "KILL");
+                }
             }
         }
         if self.deletion_seen {
@@ -460,6 +491,10 @@ impl Worker {
     fn start_due(&mut self, now: Instant) -> bool {
         let mut progress = false;
         for i in 0..self.slots.len() {
+            if self.in_hook() {
+                // The pod worker waits for a postStart hook before it starts anything else.
+                return progress;
+            }
             let due = self.is_due(i, now);
             let succeeded =
                 matches!(&self.slots[i].state, CState::Terminated(t) if t.exit_code == 0);
@@ -501,6 +536,8 @@ impl Worker {
 
     /// A running instance exited with `exit_code`: record it, as the runtime and kubelet would report it.
     fn finish_instance(&mut self, i: usize, exit_code: i32, finished_at: DateTime<Utc>) {
+        self.kill_hook(i);
+        self.slots[i].kill_by = None;
         let written = match self.shared.mode {
             PodMode::Exec => self.slots[i]
                 .message_file
@@ -633,6 +670,7 @@ impl Worker {
             if !self.slots[i].state.is_running() {
                 continue;
             }
+            self.kill_hook(i);
             match self.slots[i].pgid {
                 Some(pgid) => {
                     let slot = &mut self.slots[i];
@@ -700,7 +738,8 @@ impl Worker {
     /// Stops everything at once and forgets the pod (object removed, or shutdown).
     fn abandon(&mut self) {
         for slot in &mut self.slots {
-            if let Some(pgid) = slot.pgid.take() {
+            let hook = slot.hook.take().and_then(|h| h.pgid);
+            for pgid in slot.pgid.take().into_iter().chain(hook) {
                 exec::signal_group(pgid, "KILL");
             }
             for log in [&slot.log, &slot.prev_log].into_iter().flatten() {
@@ -737,6 +776,9 @@ impl Worker {
         for slot in &self.slots {
             times.extend(slot.restart_at);
             times.extend(slot.sim_end);
+            if slot.state.is_running() && !slot.kill_sent {
+                times.extend(slot.kill_by);
+            }
         }
         times.into_iter().min()
     }

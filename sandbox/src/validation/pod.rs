@@ -302,6 +302,7 @@ fn containers(spec: &Value, volumes: &[String], errs: &mut Vec<FieldError>) {
             names.push(name);
         }
         probes(c, &at, errs);
+        lifecycle(c, &at, errs);
         if !c["restartPolicy"].is_null() {
             errs.push(FieldError::forbidden(
                 format!("{at}.restartPolicy"),
@@ -340,6 +341,7 @@ fn init_containers(spec: &Value, volumes: &[String], errs: &mut Vec<FieldError>)
         }
         if restart.as_str() == Some("Always") {
             probes(c, &at, errs);
+            lifecycle(c, &at, errs);
         } else {
             for field in [
                 "lifecycle",
@@ -544,7 +546,7 @@ fn probes(c: &Value, at: &str, errs: &mut Vec<FieldError>) {
             continue;
         }
         let p = format!("{at}.{field}");
-        handler(probe, &p, errs);
+        handler(probe, &["exec", "httpGet", "tcpSocket", "grpc"], &p, errs);
         for n in [
             "initialDelaySeconds",
             "timeoutSeconds",
@@ -589,10 +591,26 @@ fn probes(c: &Value, at: &str, errs: &mut Vec<FieldError>) {
     }
 }
 
-/// `validateHandler` for a probe: exactly one of exec, httpGet, tcpSocket, grpc.
-fn handler(probe: &Value, at: &str, errs: &mut Vec<FieldError>) {
+/// `validateLifecycle`: each of postStart and preStop, when given, has exactly one handler of
+/// exec, httpGet, tcpSocket, sleep.
+fn lifecycle(c: &Value, at: &str, errs: &mut Vec<FieldError>) {
+    for hook in ["postStart", "preStop"] {
+        let h = &c["lifecycle"][hook];
+        if !h.is_null() {
+            handler(
+                h,
+                &["exec", "httpGet", "tcpSocket", "sleep"],
+                &format!("{at}.lifecycle.{hook}"),
+                errs,
+            );
+        }
+    }
+}
+
+/// `validateHandler`: exactly one of `kinds` (a probe's: exec, httpGet, tcpSocket, grpc).
+fn handler(probe: &Value, kinds: &[&str], at: &str, errs: &mut Vec<FieldError>) {
     let mut count = 0;
-    for kind in ["exec", "httpGet", "tcpSocket", "grpc"] {
+    for &kind in kinds {
         let h = &probe[kind];
         if h.is_null() {
             continue;
@@ -625,6 +643,14 @@ fn handler(probe: &Value, at: &str, errs: &mut Vec<FieldError>) {
                 }
             }
             "tcpSocket" | "grpc" => port_num_or_name(&h["port"], &format!("{p}.port"), errs),
+            // `validateSleepAction`.
+            "sleep" if h["seconds"].as_i64().is_none_or(|s| s < 0) => {
+                errs.push(FieldError::invalid(
+                    format!("{p}.seconds"),
+                    h["seconds"].clone(),
+                    "must be non-negative",
+                ));
+            }
             _ => {}
         }
     }

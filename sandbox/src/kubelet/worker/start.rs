@@ -95,6 +95,8 @@ impl Worker {
         slot.crash_message = None;
         slot.term_sent = false;
         slot.kill_sent = false;
+        slot.kill_by = None;
+        slot.hook = None;
         slot.started = Some(Instant::now());
         log
     }
@@ -181,6 +183,7 @@ impl Worker {
         );
         match spawned {
             Ok((pgid, stdin)) => {
+                let hook_env = env.clone();
                 let slot = &mut self.slots[i];
                 slot.pgid = Some(pgid);
                 slot.running = Some(Arc::new(RunningContainer {
@@ -190,10 +193,14 @@ impl Worker {
                     stdin_once,
                     log: log.clone(),
                 }));
-                slot.state = CState::Running {
-                    started_at: Utc::now(),
-                };
+                let before = std::mem::replace(
+                    &mut slot.state,
+                    CState::Running {
+                        started_at: Utc::now(),
+                    },
+                );
                 self.created_and_started(i);
+                self.run_post_start(i, before, &hook_env);
             }
             Err(message) => {
                 tracing::debug!(pod = %self.handle.name, container = %self.slots[i].name, %message, "container failed to start");
@@ -203,7 +210,7 @@ impl Worker {
         }
     }
 
-    fn pod_dir(&mut self) -> Result<PathBuf, String> {
+    pub(super) fn pod_dir(&mut self) -> Result<PathBuf, String> {
         if let Some(dir) = &self.pod_dir {
             return Ok(dir.path().to_path_buf());
         }

@@ -124,6 +124,32 @@ fn probes_init_containers_and_seccomp_are_checked() {
     );
 }
 
+// validateLifecycle → validateHandler (exec, httpGet, tcpSocket, sleep); validateSleepAction.
+#[test]
+fn lifecycle_hooks_have_exactly_one_handler() {
+    let mut s = base();
+    s["containers"][0]["lifecycle"] = json!({
+        "postStart": {"exec": {"command": []}},
+        "preStop": {"exec": {"command": ["x"]}, "sleep": {"seconds": 5}},
+    });
+    s["initContainers"] = json!([
+        {"name": "side", "image": "i", "terminationMessagePolicy": "File", "imagePullPolicy": "Always",
+         "restartPolicy": "Always", "lifecycle": {"postStart": {}}},
+        {"name": "ok", "image": "i", "terminationMessagePolicy": "File", "imagePullPolicy": "Always",
+         "restartPolicy": "Always", "lifecycle": {"postStart": {"exec": {"command": ["wait"]}},
+                                                  "preStop": {"sleep": {"seconds": -1}}}},
+    ]);
+    assert_eq!(
+        messages(&spec(&s)),
+        [
+            "spec.containers[0].lifecycle.postStart.exec.command: Required value",
+            "spec.containers[0].lifecycle.preStop.sleep: Forbidden: may not specify more than 1 handler type",
+            "spec.initContainers[0].lifecycle.postStart: Required value: must specify a handler type",
+            "spec.initContainers[1].lifecycle.preStop.sleep.seconds: Invalid value: -1: must be non-negative",
+        ]
+    );
+}
+
 #[test]
 fn bad_quantities_fail_decoding() {
     let mut s = base();
