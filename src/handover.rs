@@ -5,7 +5,10 @@
 //!
 //! - The runner writes its report to `$TESTJOB_REPORT_FILE` ([`REPORT_FILE`]), in an `emptyDir`
 //!   volume it shares with the Pod's native sidecar [`SIDECAR`] (the operator's image running
-//!   `testjob-operator report-sidecar`, an init container with `restartPolicy: Always`).
+//!   `testjob-operator report-sidecar`, an init container with `restartPolicy: Always`). Its
+//!   postStart hook waits for [`READY_FILE`], which the sidecar writes once it listens for
+//!   SIGTERM; the kubelet starts the runner only after the hook, so a runner that ends at once
+//!   cannot have the sidecar stopped before it could hear it.
 //! - The kubelet stops the sidecar (SIGTERM) once the runner exited, or when the Pod is stopped.
 //!   The sidecar then reads the file and hands it over, gzipped:
 //!   - when it fits, the whole report goes into the sidecar's termination message, which the
@@ -33,6 +36,14 @@ pub const SIDECAR: &str = "report";
 pub const VOLUME: &str = "testjob-report";
 /// Where that volume is mounted in both containers.
 pub const MOUNT_PATH: &str = "/testjob";
+/// Name of the sidecar's own small `emptyDir` (memory-backed), for its ready file.
+pub const STATE_VOLUME: &str = "testjob-sidecar";
+/// Where that volume is mounted in the sidecar.
+pub const STATE_PATH: &str = "/run/testjob-sidecar";
+/// The file the sidecar writes once it listens for SIGTERM; its postStart hook waits for it, so
+/// the kubelet starts the runner only then (a runner that ends at once would otherwise have the
+/// sidecar stopped before it could hand anything over).
+pub const READY_FILE: &str = "/run/testjob-sidecar/ready";
 /// Where the runner writes its report (`$TESTJOB_REPORT_FILE`).
 pub const REPORT_FILE: &str = "/testjob/report";
 /// The largest report handed over: the largest the parsers read; a larger one is refused unread.

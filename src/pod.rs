@@ -6,8 +6,9 @@ use std::{collections::BTreeMap, hash::Hasher};
 use fnv::FnvHasher;
 use k8s_openapi::{
     api::core::v1::{
-        Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec,
-        ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+        Capabilities, Container, EmptyDirVolumeSource, EnvVar, ExecAction, Lifecycle,
+        LifecycleHandler, Pod, PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile,
+        SecurityContext, Volume, VolumeMount,
     },
     apimachinery::pkg::api::resource::Quantity,
 };
@@ -15,7 +16,7 @@ use kube::{Resource, ResourceExt, api::ObjectMeta};
 
 use crate::{
     crd::{RunnerSpec, TestJob},
-    handover::{MOUNT_PATH, REPORT_FILE, SIDECAR, VOLUME},
+    handover::{MOUNT_PATH, READY_FILE, REPORT_FILE, SIDECAR, STATE_PATH, STATE_VOLUME, VOLUME},
 };
 
 /// A TestJob that lacks what its runner Pod needs. The API server always sets both, so this
@@ -206,14 +207,24 @@ pub fn build_runner_pod(
             // A native sidecar (restartable init container): it runs beside the runner and is
             // stopped once the runner exits, which is when it hands the report over.
             init_containers: Some(vec![sidecar_container(&defaults.sidecar)]),
-            volumes: Some(vec![Volume {
-                name: VOLUME.into(),
-                empty_dir: Some(EmptyDirVolumeSource {
-                    size_limit: Some(Quantity("64Mi".into())),
-                    ..EmptyDirVolumeSource::default()
-                }),
-                ..Volume::default()
-            }]),
+            volumes: Some(vec![
+                Volume {
+                    name: VOLUME.into(),
+                    empty_dir: Some(EmptyDirVolumeSource {
+                        size_limit: Some(Quantity("64Mi".into())),
+                        ..EmptyDirVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+                Volume {
+                    name: STATE_VOLUME.into(),
+                    empty_dir: Some(EmptyDirVolumeSource {
+                        medium: Some("Memory".into()),
+                        size_limit: Some(Quantity("1Mi".into())),
+                    }),
+                    ..Volume::default()
+                },
+            ]),
             ..PodSpec::default()
         }),
         status: None,
@@ -268,7 +279,25 @@ fn sidecar_container(sidecar: &SidecarDefaults) -> Container {
             REPORT_FILE.into(),
             "--termination-log".into(),
             SIDECAR_MESSAGE_FILE.into(),
+            "--ready-file".into(),
+            READY_FILE.into(),
         ]),
+        // The runner starts once this hook ends: when the sidecar listens for SIGTERM.
+        lifecycle: Some(Lifecycle {
+            post_start: Some(LifecycleHandler {
+                exec: Some(ExecAction {
+                    command: Some(vec![
+                        sidecar.program.clone(),
+                        "report-sidecar".into(),
+                        "--ready-file".into(),
+                        READY_FILE.into(),
+                        "--wait-ready".into(),
+                    ]),
+                }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
         restart_policy: Some("Always".into()),
         resources: Some(ResourceRequirements {
             requests: Some(quantities("10m", "16Mi")),
@@ -282,7 +311,14 @@ fn sidecar_container(sidecar: &SidecarDefaults) -> Container {
         termination_message_path: Some(SIDECAR_MESSAGE_FILE.into()),
         termination_message_policy: Some("File".into()),
         security_context: Some(restricted(true)),
-        volume_mounts: Some(vec![report_mount(true)]),
+        volume_mounts: Some(vec![
+            report_mount(true),
+            VolumeMount {
+                name: STATE_VOLUME.into(),
+                mount_path: STATE_PATH.into(),
+                ..VolumeMount::default()
+            },
+        ]),
         ..Container::default()
     }
 }
@@ -470,6 +506,45 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             && v.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
             && v.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+    }
+
+    #[test]
+    fn the_runner_waits_for_the_sidecar_to_listen() {
+        let pod = build_runner_pod(&job("smoke", TestId::Int(220), None), 1, &defaults())
+            .expect("pod builds");
+        let spec = pod.spec.as_ref().expect("spec");
+        let sidecar = &spec.init_containers.as_ref().expect("sidecar")[0];
+        let command = sidecar.command.clone().unwrap_or_default();
+        let ready_at = command.iter().position(|a| a == "--ready-file");
+        assert_eq!(ready_at.map(|i| command[i + 1].as_str()), Some(READY_FILE));
+        let hook = sidecar
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.post_start.as_ref())
+            .and_then(|h| h.exec.as_ref())
+            .and_then(|e| e.command.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            hook[1..],
+            ["report-sidecar", "--ready-file", READY_FILE, "--wait-ready"]
+        );
+        assert_eq!(hook[0], command[0]);
+        let mounts = sidecar.volume_mounts.clone().unwrap_or_default();
+        let state = mounts
+            .iter()
+            .find(|m| m.name == STATE_VOLUME)
+            .expect("mount");
+        assert!(READY_FILE.starts_with(&format!("{}/", state.mount_path)));
+        assert_ne!(state.read_only, Some(true));
+        let volume = spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == STATE_VOLUME);
+        let medium = volume
+            .and_then(|v| v.empty_dir.as_ref())
+            .and_then(|e| e.medium.as_deref());
+        assert_eq!(medium, Some("Memory"));
     }
 
     #[test]

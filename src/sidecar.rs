@@ -2,16 +2,23 @@
 //! [`crate::handover`]). It idles until the kubelet stops it — once the runner has exited, or
 //! when the Pod is stopped — then reads the report file and hands it over through its
 //! termination message and, for a large report, its log. It needs no API access.
+//!
+//! With `--wait-ready` the same command is the sidecar's postStart hook: it waits until the
+//! sidecar listens for SIGTERM (it wrote `--ready-file`), which holds the runner's start until
+//! then — the kubelet starts the next container only once a container's postStart hook is done.
 
 use std::{
     io::{Read, Write},
     path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
 
-use crate::{
-    handover::{self, MAX_REPORT_BYTES, REPORT_FILE},
-    operator::signals::shutdown_signal,
-};
+use anyhow::Context as _;
+
+use crate::handover::{self, MAX_REPORT_BYTES, REPORT_FILE};
+
+/// How often the postStart hook looks for the ready file.
+const READY_POLL: Duration = Duration::from_millis(5);
 
 /// Flags of `testjob-operator report-sidecar`.
 #[derive(clap::Args, Debug)]
@@ -22,11 +29,36 @@ pub struct SidecarArgs {
     /// The container's `terminationMessagePath`.
     #[arg(long, default_value = "/dev/termination-log")]
     pub termination_log: PathBuf,
+    /// Written once the sidecar listens for SIGTERM.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+    /// Be the postStart hook instead: wait until `--ready-file` exists, then exit.
+    #[arg(long, requires = "ready_file")]
+    pub wait_ready: bool,
+    /// With `--wait-ready`: give up (exit code 1, so the kubelet restarts the sidecar) after this
+    /// many seconds.
+    #[arg(long, default_value_t = 60)]
+    pub wait_seconds: u64,
 }
 
-/// Waits for SIGTERM, then hands the report over.
+/// Waits for SIGTERM, then hands the report over (or, with `--wait-ready`, waits for the
+/// sidecar to be ready).
 pub async fn run(args: SidecarArgs) -> anyhow::Result<()> {
-    shutdown_signal().await;
+    if args.wait_ready {
+        let file = args.ready_file.as_deref().unwrap_or(Path::new(""));
+        return wait_ready(file, Duration::from_secs(args.wait_seconds));
+    }
+    // Listen first, then say so: a SIGTERM before the handler would end the process unheard.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    if let Some(ready) = &args.ready_file {
+        std::fs::write(ready, b"")
+            .with_context(|| format!("writing the ready file {}", ready.display()))?;
+    }
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
     hand_over(
         &args.file,
         &args.termination_log,
@@ -51,6 +83,21 @@ pub fn hand_over(file: &Path, termination_log: &Path, log: &mut impl Write) -> a
         Err(Unread::Failed(error)) => handover::encode_error(&error),
     };
     std::fs::write(termination_log, message)?;
+    Ok(())
+}
+
+/// The postStart hook: returns once `file` exists, fails after `timeout`.
+fn wait_ready(file: &Path, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !file.exists() {
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "the report sidecar did not write {} within {timeout:?}",
+                file.display()
+            );
+        }
+        std::thread::sleep(READY_POLL);
+    }
     Ok(())
 }
 
@@ -116,6 +163,16 @@ mod tests {
             panic!("expected InLog");
         };
         assert_eq!(handover::decode_log(&log, bytes, &sha256), Ok(big));
+    }
+
+    #[test]
+    fn the_hook_waits_for_the_ready_file_and_gives_up_at_its_deadline() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ready = dir.path().join("ready");
+        let failed = wait_ready(&ready, Duration::from_millis(30)).expect_err("no file");
+        assert!(failed.to_string().contains("did not write"), "{failed}");
+        std::fs::write(&ready, b"").expect("write");
+        wait_ready(&ready, Duration::ZERO).expect("the file is there");
     }
 
     #[test]
