@@ -3,10 +3,9 @@
 use clap::Parser;
 use testjob_operator::cli::{Cli, Command, execute};
 
-// mimalloc rather than the system's allocator: allocation and freeing were a fifth of the CPU
-// profiles of the controller and of the in-memory cluster (BENCHMARKS.md, issue 13).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The system's allocator, not mimalloc: mimalloc took a quarter off the controller's CPU per job
+// but raised the dashboard's peak RSS (same binary) from 36 to 72 MiB at 10,000 TestJobs, over its
+// 64 MiB goal (BENCHMARKS.md, issue 13, third round).
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
