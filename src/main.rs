@@ -3,9 +3,12 @@
 use clap::Parser;
 use testjob_operator::cli::{Cli, Command, execute};
 
-// The system's allocator, not mimalloc: mimalloc took a quarter off the controller's CPU per job
-// but raised the dashboard's peak RSS (same binary) from 36 to 72 MiB at 10,000 TestJobs, over its
-// 64 MiB goal (BENCHMARKS.md, issue 13, third round).
+// mimalloc rather than the system's allocator: allocation and freeing were a fifth of the CPU
+// profiles of the controller and of the in-memory cluster (BENCHMARKS.md, issue 13). Built without
+// transparent huge pages (the workspace's `no_thp` feature): with them the dashboard, the same
+// binary, peaked over its 64 MiB goal.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
