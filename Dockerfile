@@ -9,6 +9,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY sandbox/Cargo.toml sandbox/Cargo.toml
 COPY testkit/Cargo.toml testkit/Cargo.toml
 COPY bench/Cargo.toml bench/Cargo.toml
+# Patched third-party crates (`[patch.crates-io]`, vendor/README.md), whole: they are dependencies.
+COPY vendor vendor
 RUN mkdir -p src sandbox/src testkit/src bench/src \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs sandbox/src/lib.rs \
  && echo 'fn main() {}' > sandbox/src/main.rs \

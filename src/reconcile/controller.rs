@@ -86,3 +86,73 @@ pub fn controller(
         .reconcile_on(wakeups)
         .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
 }
+
+/// The `Controller` above schedules every trigger through kube-runtime's scheduler; these tests
+/// pin the behaviour of the patched copy in `vendor/kube-runtime` (see `vendor/README.md`): a
+/// request that is due now is emitted on the same poll, without waiting for a timer tick.
+#[cfg(test)]
+mod scheduler_tests {
+    use futures::{FutureExt, StreamExt};
+    use kube::runtime::scheduler::{ScheduleRequest, scheduler};
+    use tokio::time::{Duration, Instant};
+
+    fn now(message: u32) -> ScheduleRequest<u32> {
+        ScheduleRequest {
+            message,
+            run_at: Instant::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn due_requests_are_emitted_at_once_in_arrival_order_and_deduplicated() {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let mut scheduled = scheduler(rx);
+        for message in [3, 1, 2, 1, 3] {
+            tx.unbounded_send(now(message)).ok();
+        }
+        // Upstream 5.0.0 returns Pending here: its DelayQueue holds the items until the next
+        // millisecond's timer fires.
+        let emitted: Vec<u32> = (0..3)
+            .map(|_| scheduled.next().now_or_never().flatten())
+            .collect::<Option<_>>()
+            .expect("due requests are ready on the first polls");
+        assert_eq!(emitted, [3, 1, 2]);
+        assert!(
+            scheduled.next().now_or_never().is_none(),
+            "duplicates were dropped"
+        );
+        // The scheduler ends with its stream of requests.
+        drop(tx);
+        assert_eq!(scheduled.next().await, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_due_request_replaces_a_later_one_and_a_requeue_still_waits() {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let mut scheduled = scheduler(rx);
+        let later = Instant::now() + Duration::from_secs(10);
+        tx.unbounded_send(ScheduleRequest {
+            message: 1,
+            run_at: later,
+        })
+        .ok();
+        tx.unbounded_send(ScheduleRequest {
+            message: 2,
+            run_at: later,
+        })
+        .ok();
+        assert!(
+            scheduled.next().now_or_never().is_none(),
+            "nothing is due yet"
+        );
+        tx.unbounded_send(now(1)).ok();
+        assert_eq!(scheduled.next().now_or_never().flatten(), Some(1));
+        // 1's later entry is gone; 2 still runs at its time, not before.
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert!(scheduled.next().now_or_never().is_none());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(scheduled.next().await, Some(2));
+        drop(tx);
+        assert_eq!(scheduled.next().await, None);
+    }
+}
