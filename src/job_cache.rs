@@ -166,10 +166,10 @@ mod tests {
         job.metadata.namespace = Some("ns".into());
         job.metadata.uid = Some(uid.into());
         job.metadata.resource_version = Some(rv.into());
-        job.status = Some(TestJobStatus {
+        job.status = Some(Box::new(TestJobStatus {
             phase,
             ..TestJobStatus::default()
-        });
+        }));
         job
     }
 

@@ -466,9 +466,11 @@ mod tests {
             creation_timestamp: Some(time(0)),
             ..ObjectMeta::default()
         };
-        job.status = phase.map(|phase| TestJobStatus {
-            phase: Some(phase),
-            ..TestJobStatus::default()
+        job.status = phase.map(|phase| {
+            Box::new(TestJobStatus {
+                phase: Some(phase),
+                ..TestJobStatus::default()
+            })
         });
         job
     }

@@ -183,10 +183,10 @@ mod tests {
             writes.is_finished(&j),
             "the cache still shows it unfinished"
         );
-        j.status = Some(crate::crd::TestJobStatus {
+        j.status = Some(Box::new(crate::crd::TestJobStatus {
             phase: Some(crate::crd::Phase::Succeeded),
             ..Default::default()
-        });
+        }));
         writes.observed(&j);
         assert!(!writes.is_finished(&j));
         assert!(writes.is_cleaned_up(&j), "cleanup is still remembered");

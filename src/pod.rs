@@ -427,7 +427,7 @@ mod tests {
         let mut job = TestJob::new(
             name,
             TestJobSpec {
-                runner,
+                runner: runner.map(Box::new),
                 ..TestJobSpec::new(test_id)
             },
         );

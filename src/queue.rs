@@ -357,9 +357,11 @@ mod tests {
         job.metadata.creation_timestamp = Some(Time(
             Timestamp::from_second(1_750_000_000 + created).expect("valid time"),
         ));
-        job.status = phase.map(|phase| TestJobStatus {
-            phase: Some(phase),
-            ..TestJobStatus::default()
+        job.status = phase.map(|phase| {
+            Box::new(TestJobStatus {
+                phase: Some(phase),
+                ..TestJobStatus::default()
+            })
         });
         job
     }
@@ -410,10 +412,10 @@ mod tests {
     }
 
     fn finished(mut job: TestJob) -> TestJob {
-        job.status = Some(TestJobStatus {
+        job.status = Some(Box::new(TestJobStatus {
             phase: Some(Phase::Succeeded),
             ..TestJobStatus::default()
-        });
+        }));
         job
     }
 
@@ -613,10 +615,10 @@ mod tests {
         assert_eq!(fixture.queue.admit(&jobs[1]), Admission::Granted);
         // Relist: `a` was deleted while the watch was down, `c` was started elsewhere.
         let mut c = jobs[2].clone();
-        c.status = Some(TestJobStatus {
+        c.status = Some(Box::new(TestJobStatus {
             phase: Some(Phase::Running),
             ..TestJobStatus::default()
-        });
+        }));
         fixture.event(watcher::Event::Init);
         fixture.event(watcher::Event::InitApply(jobs[1].clone()));
         fixture.event(watcher::Event::InitApply(c.clone()));

@@ -304,7 +304,7 @@ fn leave_queue(
 }
 
 fn previous(job: &TestJob) -> TestJobStatus {
-    job.status.clone().unwrap_or_default()
+    job.status.as_deref().cloned().unwrap_or_default()
 }
 
 /// Sets a condition, keeping its `lastTransitionTime` when its status does not change.
@@ -394,7 +394,7 @@ mod tests {
     #[test]
     fn success_sets_complete_summary_and_duration() {
         let mut job = job();
-        job.status = Some(running_status(&job, 1, "j-1", ts(0), ts(0)));
+        job.status = Some(Box::new(running_status(&job, 1, "j-1", ts(0), ts(0))));
         let outcome = Outcome {
             attempt: 1,
             phase: Phase::Succeeded,
@@ -434,7 +434,7 @@ mod tests {
     #[test]
     fn failure_sets_failed_and_no_result_without_results() {
         let mut job = job();
-        job.status = Some(running_status(&job, 1, "j-1", ts(10), ts(10)));
+        job.status = Some(Box::new(running_status(&job, 1, "j-1", ts(10), ts(10))));
         let outcome = Outcome::failed(1, reason::POD_DELETED, "gone".into(), ts(5));
         let status = finished_status(&job, &outcome, ts(20));
         assert_eq!(status.phase, Some(Phase::Failed));
@@ -470,7 +470,7 @@ mod tests {
         assert_eq!(status.attempt, None);
         assert!(!is_queued(&job));
         let mut queued_job = job.clone();
-        queued_job.status = Some(status);
+        queued_job.status = Some(Box::new(status));
         assert!(is_queued(&queued_job));
 
         // Starting turns the condition False, keeping it as a record of the wait.
@@ -494,7 +494,7 @@ mod tests {
     #[test]
     fn a_failed_attempt_with_retries_left_stays_running() {
         let mut job = job();
-        job.status = Some(running_status(&job, 1, "j-1", ts(0), ts(0)));
+        job.status = Some(Box::new(running_status(&job, 1, "j-1", ts(0), ts(0))));
         let mut failed = Outcome::failed(
             1,
             reason::TESTS_FAILED,
@@ -521,7 +521,7 @@ mod tests {
         assert_eq!(running.last_transition_time, Time(ts(0)), "still running");
 
         // The next attempt clears the pause.
-        job.status = Some(status);
+        job.status = Some(Box::new(status));
         let next = running_status(&job, 2, "j-2", ts(40), ts(40));
         assert_eq!(next.next_attempt_time, None);
         assert_eq!((next.attempt, next.exit_code), (Some(2), None));
@@ -530,7 +530,7 @@ mod tests {
     #[test]
     fn cancelling_sets_the_cancelled_condition() {
         let mut job = job();
-        job.status = Some(queued_status(&job, 1, 1, ts(0)));
+        job.status = Some(Box::new(queued_status(&job, 1, 1, ts(0))));
         let outcome = Outcome {
             phase: Phase::Cancelled,
             ..Outcome::failed(
@@ -556,7 +556,7 @@ mod tests {
 
         // Cancelled while running: the verdict replaces nothing but itself.
         let mut running = self::job();
-        running.status = Some(running_status(&running, 2, "j-2", ts(0), ts(0)));
+        running.status = Some(Box::new(running_status(&running, 2, "j-2", ts(0), ts(0))));
         let outcome = Outcome {
             phase: Phase::Cancelled,
             ..Outcome::failed(2, reason::CANCELLED, "stopped".into(), ts(20))
@@ -587,11 +587,11 @@ mod tests {
     #[test]
     fn every_attempt_is_recorded_with_how_it_ended() {
         let mut job = job();
-        job.status = Some(running_status(&job, 1, "smoke-1", ts(0), ts(0)));
+        job.status = Some(Box::new(running_status(&job, 1, "smoke-1", ts(0), ts(0))));
         let mut failed = Outcome::failed(1, reason::POD_DELETED, "gone".into(), ts(5));
         failed.exit_code = Some(137);
-        job.status = Some(retry_status(&job, &failed, 2, ts(15), ts(5)));
-        job.status = Some(running_status(&job, 2, "smoke-2", ts(15), ts(15)));
+        job.status = Some(Box::new(retry_status(&job, &failed, 2, ts(15), ts(5))));
+        job.status = Some(Box::new(running_status(&job, 2, "smoke-2", ts(15), ts(15))));
         let passed = Outcome {
             phase: Phase::Succeeded,
             reason: reason::TESTS_PASSED.into(),
@@ -645,10 +645,10 @@ mod tests {
         let job = job();
         let refused = Outcome::failed(1, reason::POD_REJECTED, "invalid".into(), ts(1));
         let mut started = job.clone();
-        started.status = Some(TestJobStatus {
+        started.status = Some(Box::new(TestJobStatus {
             attempt: Some(1),
             ..TestJobStatus::default()
-        });
+        }));
         let status = finished_status(&started, &refused, ts(1));
         assert_eq!(status.attempts.len(), 1);
         assert_eq!(status.attempts[0].reason.as_deref(), Some("PodRejected"));

@@ -6,12 +6,16 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::args::BenchArgs;
-use crate::chart::{self, ChartData, Curve, Series};
 use crate::load::LoadPoint;
 use crate::measure::{Latencies, Writes};
 use crate::procfs::{Machine, ProcUsage};
 use crate::reports::ReportCost;
 use crate::storage::Stored;
+
+mod charts;
+mod goals;
+
+pub use goals::Goal;
 
 /// A write rate as measured (see `crate::capacity`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -129,19 +133,6 @@ pub struct Report {
     pub report_cost: Option<ReportCost>,
 }
 
-/// A goal of the issue and whether the run met it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Goal {
-    /// What is measured.
-    pub name: &'static str,
-    /// The measured value.
-    pub value: f64,
-    /// The limit, as text.
-    pub limit: String,
-    /// Whether the value is within the limit.
-    pub met: bool,
-}
-
 impl Report {
     /// N, the jobs of the run.
     fn n(&self) -> usize {
@@ -161,6 +152,12 @@ impl Report {
     /// The operator's writes per job.
     pub fn writes_per_job(&self) -> f64 {
         self.operator_writes.total as f64 / self.n().max(1) as f64
+    }
+
+    /// The operator's writes per job that change state (its Events apart: the issue's goal counts
+    /// state writes, and Events are written as the Job controller does).
+    pub fn state_writes_per_job(&self) -> f64 {
+        (self.operator_writes.total - self.operator_writes.events()) as f64 / self.n().max(1) as f64
     }
 
     /// Dispatch p50 ÷ watch p50.
@@ -206,71 +203,6 @@ impl Report {
             .collect()
     }
 
-    /// The load curve's chart: dispatch at each load against the watch floor measured at the
-    /// same load; `None` without a load curve.
-    pub fn load_chart(&self) -> Option<String> {
-        const COLOURS: [&str; 4] = ["#2ca02c", "#1f77b4", "#ff7f0e", "#d62728"];
-        if self.load_curve.is_empty() {
-            return None;
-        }
-        let labels: Vec<(String, String)> = self
-            .load_curve
-            .iter()
-            .map(|p| {
-                let pct = p.fraction * 100.0;
-                (
-                    format!("dispatch at {pct:.0}% ({:.0} jobs/s)", p.rate),
-                    format!("watch floor at {pct:.0}%"),
-                )
-            })
-            .collect();
-        let mut latencies = Vec::new();
-        for (i, (point, (dispatch, watch))) in self.load_curve.iter().zip(&labels).enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            latencies.push(Curve {
-                label: dispatch,
-                colour,
-                latencies: &point.dispatch,
-                dashed: false,
-            });
-            latencies.push(Curve {
-                label: watch,
-                colour,
-                latencies: &point.watch,
-                dashed: true,
-            });
-        }
-        let ratios: Vec<String> = self
-            .load_curve
-            .iter()
-            .map(|p| {
-                format!(
-                    "{:.0}%: ×{:.1}",
-                    p.fraction * 100.0,
-                    p50_ratio(&p.dispatch, &p.watch)
-                )
-            })
-            .collect();
-        Some(chart::render(&ChartData {
-            title: format!(
-                "testjob-operator load curve: jobs arriving at a fixed rate, throughput {:.0} jobs/s",
-                self.jobs_per_s()
-            ),
-            subtitle: format!(
-                "dispatch p50 ÷ watch p50 — {} · {} × {}",
-                ratios.join(", "),
-                self.machine.cpus,
-                self.machine.cpu_model
-            ),
-            latencies,
-            progress: vec![Series {
-                label: "runner Pods seen (bulk run)",
-                colour: "#7f7f7f",
-                times: self.timeline[1].clone(),
-            }],
-        }))
-    }
-
     /// Operator CPU time per job during the run, milliseconds.
     pub fn cpu_ms_per_job(&self) -> f64 {
         self.usage_after
@@ -309,87 +241,6 @@ impl Report {
         } else {
             0.0
         }
-    }
-
-    /// The issue's goals.
-    pub fn goals(&self) -> Vec<Goal> {
-        let mut goals = self.bulk_goals();
-        if let Some(half) = self.load_curve.iter().find(|p| p.fraction == 0.5) {
-            let watch = half.watch.percentile(50.0);
-            let ratio = p50_ratio(&half.dispatch, &half.watch);
-            goals.push(Goal {
-                name: "at 50% load: dispatch p50 ≤ 3 × watch p50",
-                value: ratio,
-                limit: format!("≤ 3 (3 × {watch:.1} ms = {:.1} ms)", 3.0 * watch),
-                met: ratio <= 3.0,
-            });
-        }
-        if let Some(cost) = &self.report_cost {
-            goals.extend(cost.goals());
-        }
-        goals
-    }
-
-    fn bulk_goals(&self) -> Vec<Goal> {
-        let watch = self.watch.percentile(50.0);
-        let capacity = self.capacity_jobs_per_s();
-        vec![
-            Goal {
-                name: "dispatch p50 ≤ 3 × watch p50",
-                value: self.dispatch_over_watch(),
-                limit: format!("≤ 3 (3 × {watch:.1} ms = {:.1} ms)", 3.0 * watch),
-                met: self.dispatch_over_watch() <= 3.0,
-            },
-            Goal {
-                name: "idle: dispatch p50 ≤ 3 × watch p50",
-                value: self.idle_dispatch_over_watch(),
-                limit: format!(
-                    "≤ 3 (3 × {:.1} ms = {:.1} ms)",
-                    self.idle_watch.percentile(50.0),
-                    3.0 * self.idle_watch.percentile(50.0)
-                ),
-                met: self.idle_dispatch_over_watch() <= 3.0,
-            },
-            Goal {
-                name: "operator writes per job",
-                value: self.writes_per_job(),
-                limit: format!("≤ {}", self.min_writes_per_job),
-                met: self.writes_per_job() <= self.min_writes_per_job as f64,
-            },
-            Goal {
-                name: "jobs/s ÷ API capacity jobs/s",
-                value: self.jobs_per_s() / capacity.max(f64::MIN_POSITIVE),
-                limit: format!("≥ 0.5 (0.5 × {capacity:.0} = {:.0} jobs/s)", 0.5 * capacity),
-                met: self.jobs_per_s() >= 0.5 * capacity,
-            },
-            Goal {
-                name: "marginal memory per finished job, KiB",
-                value: self.rss_kib_per_finished_job(),
-                limit: "≤ 1".into(),
-                met: self.rss_kib_per_finished_job() <= 1.0,
-            },
-            Goal {
-                name: "operator CPU per job, ms",
-                value: self.cpu_ms_per_job(),
-                limit: "≤ 1.0 (at N = 10,000)".into(),
-                met: self.cpu_ms_per_job() <= 1.0,
-            },
-            Goal {
-                name: "sandbox CPU per job, ms (its threads)",
-                value: self.sandbox_threads_cpu_ms_per_job(),
-                limit: format!(
-                    "≤ 1.9 (at N = 10,000; with this program's clients {:.2})",
-                    self.own_cpu_ms_per_job()
-                ),
-                met: self.sandbox_threads_cpu_ms_per_job() <= 1.9,
-            },
-            Goal {
-                name: "operator peak RSS, MiB",
-                value: self.rss_mib(),
-                limit: "≤ 64 (at N = 10,000)".into(),
-                met: self.rss_mib() <= 64.0,
-            },
-        ]
     }
 
     /// The closing JSON object.
@@ -497,10 +348,7 @@ impl Report {
             ("writes_per_job", json!(round(self.writes_per_job(), 3))),
             (
                 "writes_per_job_without_events",
-                json!(round(
-                    (self.operator_writes.total - self.operator_writes.events()) as f64 / n,
-                    3
-                )),
+                json!(round(self.state_writes_per_job(), 3)),
             ),
             (
                 "failed_writes_per_job",
@@ -666,7 +514,7 @@ impl Report {
             format!(
                 "{:.2} ({:.2} without events; {:.2} failed): {}",
                 self.writes_per_job(),
-                (self.operator_writes.total - self.operator_writes.events()) as f64 / n,
+                self.state_writes_per_job(),
                 self.operator_writes.failed as f64 / n,
                 kinds.join(", ")
             ),
@@ -787,70 +635,6 @@ impl Report {
         rows.iter()
             .map(|(k, v)| format!("{k:<width$}  {v}\n"))
             .collect()
-    }
-
-    /// The chart of the run.
-    pub fn chart(&self) -> String {
-        let [created, dispatched, finished] = self.timeline.clone();
-        chart::render(&ChartData {
-            title: format!(
-                "testjob-operator: {} TestJobs on kube-sandbox, {:.0} jobs/s",
-                self.n(),
-                self.jobs_per_s()
-            ),
-            subtitle: format!(
-                "dispatch p50 ÷ watch p50: ×{:.2} all at once, ×{:.2} one at a time · {} × {} · pods {} s, --max-running {}",
-                self.dispatch_over_watch(),
-                self.idle_dispatch_over_watch(),
-                self.machine.cpus,
-                self.machine.cpu_model,
-                self.args.pod_seconds,
-                self.args.max_running
-            ),
-            latencies: vec![
-                Curve {
-                    label: "dispatch, all N at once",
-                    colour: "#d62728",
-                    latencies: &self.dispatch,
-                    dashed: false,
-                },
-                Curve {
-                    label: "watch floor, same run",
-                    colour: "#1f77b4",
-                    latencies: &self.watch,
-                    dashed: false,
-                },
-                Curve {
-                    label: "dispatch, one at a time",
-                    colour: "#d62728",
-                    latencies: &self.idle_dispatch,
-                    dashed: true,
-                },
-                Curve {
-                    label: "watch floor, one at a time",
-                    colour: "#1f77b4",
-                    latencies: &self.idle_watch,
-                    dashed: true,
-                },
-            ],
-            progress: vec![
-                Series {
-                    label: "TestJobs created",
-                    colour: "#7f7f7f",
-                    times: created,
-                },
-                Series {
-                    label: "runner Pods seen",
-                    colour: "#d62728",
-                    times: dispatched,
-                },
-                Series {
-                    label: "TestJobs finished",
-                    colour: "#2ca02c",
-                    times: finished,
-                },
-            ],
-        })
     }
 }
 

@@ -276,3 +276,19 @@ fn summary_counts_and_displays() {
     );
     assert_eq!(summary.display(), "2/5 passed");
 }
+
+/// The controller's cache holds a `TestJob` for every job not yet finished, tens of thousands in a
+/// burst: the status and the runner spec are boxed so that a job without them (every job until
+/// its first reconcile, most jobs' runner) costs a pointer each, not 480 and 272 bytes.
+#[test]
+fn a_job_without_status_or_runner_stays_small() {
+    use std::mem::size_of;
+    assert_eq!(size_of::<Option<Box<TestJobStatus>>>(), size_of::<usize>());
+    assert_eq!(size_of::<Option<Box<RunnerSpec>>>(), size_of::<usize>());
+    let meta = size_of::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>();
+    assert!(
+        size_of::<TestJob>() <= meta + 128,
+        "TestJob is {} bytes inline, ObjectMeta {meta}",
+        size_of::<TestJob>()
+    );
+}

@@ -14,10 +14,12 @@ fn job(name: &str, uid: &str, phase: Option<Phase>) -> TestJob {
         uid: Some(uid.into()),
         ..Default::default()
     };
-    job.status = phase.map(|phase| TestJobStatus {
-        phase: Some(phase),
-        message: Some("x".repeat(500)),
-        ..Default::default()
+    job.status = phase.map(|phase| {
+        Box::new(TestJobStatus {
+            phase: Some(phase),
+            message: Some("x".repeat(500)),
+            ..Default::default()
+        })
     });
     job
 }

@@ -21,9 +21,11 @@ fn job(ns: &str, name: &str, test: &str, created: i64, phase: Option<Phase>) -> 
         )),
         ..Default::default()
     };
-    job.status = phase.map(|phase| TestJobStatus {
-        phase: Some(phase),
-        ..Default::default()
+    job.status = phase.map(|phase| {
+        Box::new(TestJobStatus {
+            phase: Some(phase),
+            ..Default::default()
+        })
     });
     job
 }
@@ -106,12 +108,12 @@ fn rendered_pages_escape_what_runners_and_users_wrote() {
         1,
         Some(Phase::Failed),
     );
-    evil.status = Some(TestJobStatus {
+    evil.status = Some(Box::new(TestJobStatus {
         phase: Some(Phase::Failed),
         message: Some("<img src=x onerror=alert(2)>".into()),
         result: Some("\"><b>".into()),
         ..Default::default()
-    });
+    }));
     let index = index(vec![evil]);
     let chrome = Chrome {
         namespace: None,

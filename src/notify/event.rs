@@ -158,7 +158,7 @@ mod tests {
         let mut job = TestJob::new("checkout", TestJobSpec::new(TestId::Int(220)));
         job.metadata.namespace = Some("shop".into());
         job.metadata.uid = Some("u-1".into());
-        job.status = Some(status);
+        job.status = Some(Box::new(status));
         job
     }
 

@@ -210,7 +210,7 @@ pub async fn finish(
         .deletes_after(outcome.phase)
     {
         let mut finished = job.clone();
-        finished.status = Some(status);
+        finished.status = Some(Box::new(status));
         clean_up(&finished, pod, ctx).await?;
     } else {
         ctx.writes.cleaned_up(job);
@@ -234,7 +234,7 @@ async fn write_status(job: &TestJob, status: TestJobStatus, ctx: &Context) -> Re
     // The answer is decoded lean: nothing of it is read.
     let api: Api<Lean<TestJob>> = Api::namespaced(ctx.client.clone(), &namespace);
     let mut updated = job.clone();
-    updated.status = Some(status);
+    updated.status = Some(Box::new(status));
     let updated = Lean::new(updated);
     let params = PostParams {
         field_manager: Some(MANAGER.into()),

@@ -130,7 +130,7 @@ impl From<Meta> for ObjectMeta {
 struct WireJob {
     metadata: Meta,
     spec: TestJobSpec,
-    status: Option<TestJobStatus>,
+    status: Option<Box<TestJobStatus>>,
 }
 
 impl<'de> Deserialize<'de> for Lean<TestJob> {

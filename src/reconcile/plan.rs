@@ -150,11 +150,11 @@ mod tests {
         let mut job = TestJob::new("smoke", TestJobSpec::new(TestId::Int(1)));
         job.metadata.namespace = Some("ns".into());
         job.metadata.uid = Some("uid-1".into());
-        job.status = Some(TestJobStatus {
+        job.status = Some(Box::new(TestJobStatus {
             phase,
             attempt,
             ..TestJobStatus::default()
-        });
+        }));
         job
     }
 

@@ -113,11 +113,11 @@ mod tests {
                 ..TestJobSpec::new(TestId::Int(1))
             },
         );
-        job.status = Some(TestJobStatus {
+        job.status = Some(Box::new(TestJobStatus {
             phase,
             attempt,
             ..TestJobStatus::default()
-        });
+        }));
         job
     }
 

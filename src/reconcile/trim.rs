@@ -55,17 +55,21 @@ pub fn trim_job(job: &mut TestJob) {
         keep_logs: spec.keep_logs,
         ttl_seconds_after_finished: spec.ttl_seconds_after_finished,
     };
-    job.status = job.status.take().map(|status| TestJobStatus {
-        phase: status.phase,
-        attempt: status.attempt,
-        pod_name: status.pod_name,
-        start_time: status.start_time,
-        completion_time: status.completion_time,
-        exit_code: status.exit_code,
-        summary: status.summary,
-        observed_generation: status.observed_generation,
-        ..TestJobStatus::default()
-    });
+    // In place: the box is reused, only what the old status held beyond these fields is freed.
+    if let Some(status) = job.status.as_deref_mut() {
+        let old = std::mem::take(status);
+        *status = TestJobStatus {
+            phase: old.phase,
+            attempt: old.attempt,
+            pod_name: old.pod_name,
+            start_time: old.start_time,
+            completion_time: old.completion_time,
+            exit_code: old.exit_code,
+            summary: old.summary,
+            observed_generation: old.observed_generation,
+            ..TestJobStatus::default()
+        };
+    }
 }
 
 /// Trims a runner Pod for the controller's cache (see the module docs).

@@ -203,10 +203,10 @@ pub fn job(name: &str, test_id: &str, run: &Run) -> TestJob {
         annotations.insert("sandbox.kube/log".to_string(), log.clone());
     }
     let mut spec = TestJobSpec::new(test_id);
-    spec.runner = Some(RunnerSpec {
+    spec.runner = Some(Box::new(RunnerSpec {
         pod_annotations: Some(annotations),
         ..Default::default()
-    });
+    }));
     // Keep the Pods of succeeded jobs, so that the job page can show their log.
     spec.pod_cleanup = Some(testjob_operator::crd::PodCleanup::Never);
     TestJob::new(name, spec)

@@ -27,12 +27,12 @@ pub fn job(phase: Option<Phase>, attempt: Option<i32>) -> TestJob {
     let mut job = TestJob::new("checkout", TestJobSpec::new(220));
     job.metadata.namespace = Some("ns".into());
     job.metadata.uid = Some("job-uid".into());
-    job.status = Some(TestJobStatus {
+    job.status = Some(Box::new(TestJobStatus {
         phase,
         attempt,
         pod_name: attempt.map(|a| format!("checkout-{a}")),
         ..TestJobStatus::default()
-    });
+    }));
     job
 }
 

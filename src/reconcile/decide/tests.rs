@@ -633,9 +633,9 @@ fn finished_jobs_expire_after_their_ttl() {
         "kept without a TTL"
     );
     let mut undated = job.clone();
-    undated.status = Some(TestJobStatus {
+    undated.status = Some(Box::new(TestJobStatus {
         phase: Some(Phase::Succeeded),
         ..TestJobStatus::default()
-    });
+    }));
     assert_eq!(decide(&undated, None, at(111), &policy), Decision::Done);
 }
