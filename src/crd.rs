@@ -166,6 +166,17 @@ impl TestJobSpec {
     }
 }
 
+impl TestJob {
+    /// This job with `status` in place of its own; the old status is not copied.
+    pub fn with_status(&self, status: TestJobStatus) -> TestJob {
+        TestJob {
+            metadata: self.metadata.clone(),
+            spec: self.spec.clone(),
+            status: Some(Box::new(status)),
+        }
+    }
+}
+
 /// How the runner's report is read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

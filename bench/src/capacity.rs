@@ -94,8 +94,7 @@ pub async fn job_writes(
                 .await?;
             let pod_name = pod_name(&name, 1);
             let now = Timestamp::now();
-            let mut running = job.clone();
-            running.status = Some(Box::new(running_status(&job, 1, &pod_name, now, now)));
+            let running = job.with_status(running_status(&job, 1, &pod_name, now, now));
             let job = jobs.replace_status(&name, params, &running).await?;
             let mut pod = build_runner_pod(&job, 1, runner)?;
             if let Some(spec) = pod.spec.as_mut() {
@@ -103,8 +102,7 @@ pub async fn job_writes(
             }
             pods.create(params, &pod).await?;
             let outcome = Outcome::failed(1, reason::POD_FAILED, "capacity probe".into(), now);
-            let mut finished = job.clone();
-            finished.status = Some(Box::new(finished_status(&job, &outcome, now)));
+            let finished = job.with_status(finished_status(&job, &outcome, now));
             jobs.replace_status(&name, params, &finished).await?;
             pods.delete(&pod_name, now_gone).await?;
             jobs.delete(&name, &DeleteParams::background()).await?;

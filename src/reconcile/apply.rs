@@ -209,9 +209,7 @@ pub async fn finish(
         .pod_cleanup(job)
         .deletes_after(outcome.phase)
     {
-        let mut finished = job.clone();
-        finished.status = Some(Box::new(status));
-        clean_up(&finished, pod, ctx).await?;
+        clean_up(&job.with_status(status), pod, ctx).await?;
     } else {
         ctx.writes.cleaned_up(job);
     }
@@ -233,9 +231,7 @@ async fn write_status(job: &TestJob, status: TestJobStatus, ctx: &Context) -> Re
     let namespace = job.namespace().ok_or(InvalidJob::MissingNamespace)?;
     // The answer is decoded lean: nothing of it is read.
     let api: Api<Lean<TestJob>> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut updated = job.clone();
-    updated.status = Some(Box::new(status));
-    let updated = Lean::new(updated);
+    let updated = Lean::new(job.with_status(status));
     let params = PostParams {
         field_manager: Some(MANAGER.into()),
         ..PostParams::default()

@@ -67,11 +67,9 @@ pub fn attempt_start(pod: &Pod, adopted: bool, now: Timestamp) -> Timestamp {
 /// `job` as it stands once `attempt` has begun, for an attempt that fails before its Pod exists:
 /// the final status then names the attempt.
 pub fn with_attempt(job: &TestJob, attempt: i32) -> TestJob {
-    let mut started = job.clone();
-    let mut status = job.status.clone().unwrap_or_default();
+    let mut status = job.status.as_deref().cloned().unwrap_or_default();
     status.attempt = Some(attempt);
-    started.status = Some(status);
-    started
+    job.with_status(status)
 }
 
 /// Whether `outcome` belongs to an older attempt than the one `job` records: it must never
